@@ -1,0 +1,83 @@
+"""The Method protocol (ask/tell) and what a method is built from."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from suite.benchmarks.base import Arch, Benchmark, Observation
+from suite.errors import NasreproError
+
+if TYPE_CHECKING:
+    from predictors.base import Predictor
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """Everything a method may use besides its config. No method touches global RNG state.
+
+    `rng` is the run's numpy generator; its first draws are the same for every method with the same
+    seed (common random numbers), so methods that start with random cells start with the same ones.
+    `seed_sequence` spawns further independent streams (e.g. for torch generators).
+    """
+
+    benchmark: Benchmark
+    rng: np.random.Generator
+    seed_sequence: np.random.SeedSequence
+    predictor: Predictor | None = None
+
+    def torch_generator(self, stream: int = 0):
+        """A CPU torch.Generator seeded from this run's seed, independent of `rng` and of other streams."""
+        import torch
+
+        child = np.random.SeedSequence(self.seed_sequence.entropy, spawn_key=(*self.seed_sequence.spawn_key, 1, stream))
+        gen = torch.Generator(device="cpu")
+        gen.manual_seed(int(child.generate_state(1, dtype=np.uint64)[0]))
+        return gen
+
+
+class Method(Protocol):
+    def ask(self) -> list[Arch]:
+        """The next cells to evaluate (at least one)."""
+        ...
+
+    def tell(self, archs: list[Arch], observations: list[Observation]) -> None:
+        """Results of evaluated cells; a prefix of what `ask` returned when the budget runs out."""
+        ...
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    name: str
+    config_cls: type
+    build: Callable[[Any, SearchContext], Method]  # (config, context) -> method
+    description: str
+    # Per-benchmark defaults, for methods whose defaults differ between spaces.
+    config_for: Callable[[str], Any] | None = None
+
+    def default_config(self, benchmark: str) -> Any:
+        return self.config_for(benchmark) if self.config_for else self.config_cls()
+
+    def make_config(self, benchmark: str, overrides: dict[str, Any] | None = None) -> Any:
+        config = self.default_config(benchmark)
+        if not overrides:
+            return config
+        fields = {f.name: f for f in dataclasses.fields(config)}
+        unknown = sorted(set(overrides) - set(fields))
+        if unknown:
+            raise NasreproError(f"method {self.name!r} has no setting {unknown}; settings: {sorted(fields)}")
+        converted = {}
+        for name, value in overrides.items():
+            current = getattr(config, name)
+            try:
+                converted[name] = type(current)(value) if current is not None else value
+            except (TypeError, ValueError):
+                raise NasreproError(f"{self.name}.{name}: cannot read {value!r} as {type(current).__name__}") from None
+        try:
+            return dataclasses.replace(config, **converted)
+        except ValueError as exc:  # configs validate themselves in __post_init__
+            raise NasreproError(f"{self.name}: {exc}") from None

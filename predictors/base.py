@@ -1,0 +1,31 @@
+"""The Predictor protocol: fit on evaluated cells, predict the search metric of unseen ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, Self
+
+import numpy as np
+
+from suite.benchmarks.base import Arch, Benchmark
+
+
+class Predictor(Protocol):
+    def fit(self, archs: Sequence[Arch], y: np.ndarray) -> Self: ...
+    def predict(self, archs: Sequence[Arch]) -> np.ndarray: ...
+
+
+class UncertainPredictor(Predictor, Protocol):
+    def predict_dist(self, archs: Sequence[Arch]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation."""
+        ...
+
+
+@dataclass(frozen=True)
+class PredictorEntry:
+    name: str
+    config_cls: type
+    # (config, benchmark, seed sequence) -> predictor; seeded explicitly, never from global state
+    build: Callable[[Any, Benchmark, np.random.SeedSequence], Predictor]
+    description: str
