@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from suite.benchmarks.base import Arch, Benchmark, Observation
+from suite.constraints import Constraint
 from suite.errors import NasreproError
 
 if TYPE_CHECKING:
@@ -29,6 +30,11 @@ class SearchContext:
     rng: np.random.Generator
     seed_sequence: np.random.SeedSequence
     predictor: Predictor | None = None
+    constraint: Constraint | None = None
+
+    def feasible(self, arch: Arch) -> bool:
+        """Whether a cell satisfies the run's constraint (always, for an unconstrained run)."""
+        return self.constraint is None or self.constraint.feasible(self.benchmark, arch)
 
     def torch_generator(self, stream: int = 0):
         """A CPU torch.Generator seeded from this run's seed, independent of `rng` and of other streams."""
