@@ -152,6 +152,13 @@ class Nb201:
         ops = np.array([0, *(2 + op for op in arch), 1], dtype=np.int64)
         return CellGraph(_ADJACENCY, ops, GRAPH_OPS)
 
+    def from_graph(self, graph: CellGraph) -> tuple[int, ...]:
+        if graph.op_names != GRAPH_OPS or not np.array_equal(graph.adjacency, _ADJACENCY):
+            raise InvalidArchitecture("not a NAS-Bench-201 cell graph (8 nodes, fixed adjacency, NB201 ops)")
+        arch = tuple(int(op) - 2 for op in graph.ops[1:-1])
+        self._index(arch)
+        return arch
+
     def query(self, arch: tuple[int, ...], *, epochs: int | None = None) -> Observation:
         epochs = 200 if epochs is None else epochs
         if epochs not in FIDELITIES:
