@@ -46,6 +46,8 @@ class Benchmark(Protocol):
     optimum: float | None  # best `final_metric` in the space, for regret; None where unknown
     space_size: int | None  # number of distinct cells, None where too large to count
     has_cost: bool  # whether `query` returns training seconds
+    # Optional: `final_values`, the sorted final metric of every cell, where the space is enumerable;
+    # the runner uses it for the rank of the incumbent in the space.
 
     def sample(self, rng: np.random.Generator) -> Arch: ...
     def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch: ...

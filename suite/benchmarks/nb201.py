@@ -75,7 +75,7 @@ def _graph_adjacency() -> np.ndarray:
         node = i + 1
         if src == 0:
             adj[0, node] = 1
-        for j, (src2, dst2) in enumerate(EDGES):
+        for j, (_, dst2) in enumerate(EDGES):
             if dst2 == src:
                 adj[j + 1, node] = 1
         if dst == 3:
@@ -115,7 +115,9 @@ class Nb201:
         # NB201 records the time of the whole 200-epoch training; a 12-epoch run costs its share.
         self._cost = {e: (cost * (e / 200)).tolist() for e in FIDELITIES}
         self._final = table[self.dataset.final_column].to_numpy()
+        self._latency = {d: table[f"latency_ms/{d}"].tolist() for d in DEVICES}
         self.optimum = float(self._final.max())
+        self.final_values = np.sort(self._final)
 
     def _index(self, arch: tuple[int, ...]) -> int:
         try:
@@ -174,7 +176,7 @@ class Nb201:
             n_conv1 = arch.count(OPS.index("nor_conv_1x1"))
             metrics["flops_m"] = 7.78305 + 35.38944 * n_conv3 + 3.93216 * n_conv1
         for device in DEVICES:
-            metrics[f"latency_ms/{device}"] = float(self.table[f"latency_ms/{device}"].iat[i])
+            metrics[f"latency_ms/{device}"] = self._latency[device][i]
         return metrics
 
     def data_files(self) -> dict[str, str]:

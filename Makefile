@@ -1,0 +1,41 @@
+# Every target sets up what it needs: `make test` and `make reproduce-nb101` work on a fresh clone.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+NASREPRO := $(BIN)/nasrepro
+STAMP := $(VENV)/.installed
+WORKERS ?= 2
+SEEDS ?= 0-9
+BUDGET ?= 150
+
+.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 clean
+
+setup: $(STAMP)
+
+# torch first, from the CPU wheel on this machine's disk; then the project with pinned versions.
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or run make PYTHON=/path/to/python3.11"; exit 2; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/pytest -q
+
+test-slow: setup
+	$(BIN)/pytest -q -m slow
+
+bench: setup
+	$(BIN)/pytest -q -m bench --benchmark-enable --benchmark-columns=min,median,mean,max,rounds
+
+lint: setup
+	$(BIN)/ruff check suite methods predictors tests
+
+reproduce-nb201: setup
+	$(NASREPRO) run --benchmark nb201-cifar10,nb201-cifar100,nb201-imagenet16 --method rs,re \
+		--seeds $(SEEDS) --budget $(BUDGET) --out runs/nb201 --workers $(WORKERS)
+	$(NASREPRO) report runs/nb201 --out results/nb201 --title "NAS-Bench-201: $(BUDGET) queries, seeds $(SEEDS)"
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .benchmarks build *.egg-info

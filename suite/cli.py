@@ -1,0 +1,118 @@
+"""`nasrepro list | run | report`. Errors the user can fix exit with status 2 and one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from suite.errors import NasreproError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own usage errors: one line, status 2, like ours
+        raise NasreproError(message)
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        raise NasreproError(f"empty list {text!r}")
+    return names
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    import methods
+    import predictors
+    from suite import benchmarks
+
+    print("benchmarks:")
+    for name, description in benchmarks.describe().items():
+        print(f"  {name:20s} {description}")
+    print("methods:")
+    for name in methods.names():
+        print(f"  {name:20s} {methods.get(name).description}")
+    print("predictors:")
+    for name in predictors.names():
+        print(f"  {name:20s} {predictors.get(name).description}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from suite.runner import run_experiment
+    from suite.spec import Budget, ExperimentSpec, parse_seeds, parse_settings
+    from suite.store import Store
+
+    if args.workers < 1:
+        raise NasreproError("--workers must be at least 1")
+    spec = ExperimentSpec(
+        benchmarks=_names(args.benchmark), methods=_names(args.method), repeats=parse_seeds(args.seeds),
+        budget=Budget(args.budget, args.budget_seconds), experiment_seed=args.experiment_seed,
+        predictor=args.predictor, constraint=args.constraint, method_settings=parse_settings(args.set),
+    )
+    runs = spec.runs()  # validates everything before the first byte is written
+    outcome = run_experiment(runs, Store(args.out), workers=args.workers, progress=not args.quiet)
+    print(
+        f"{len(outcome.stored)} runs stored, {len(outcome.skipped)} already in {args.out}, "
+        f"{len(outcome.failed)} failed"
+    )
+    for message in outcome.failed.values():
+        print(f"failed: {message}", file=sys.stderr)
+    return 1 if outcome.failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from suite.report import write_report
+
+    for store in args.stores:
+        if not Path(store).is_dir():
+            raise NasreproError(f"no results store at {store}")
+    path = write_report([Path(s) for s in args.stores], Path(args.out), budget=args.budget, title=args.title)
+    print(f"report written to {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nasrepro", description="Reproducible benchmarking of NAS methods.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("list", help="registered benchmarks, methods and predictors").set_defaults(func=cmd_list)
+
+    run = sub.add_parser("run", help="run benchmarks x methods x seeds into a results store")
+    run.add_argument("--benchmark", required=True, help="comma-separated benchmark names")
+    run.add_argument("--method", required=True, help="comma-separated method names")
+    run.add_argument("--seeds", default="0-9", help="seed indices, e.g. 0-9 or 0,2,5 (default 0-9)")
+    run.add_argument("--budget", type=int, required=True, help="unique queries per run")
+    run.add_argument("--budget-seconds", type=float, default=None, help="also stop at this simulated training time")
+    run.add_argument("--experiment-seed", type=int, default=0, help="root entropy of all run seeds (default 0)")
+    run.add_argument("--predictor", default=None, help="predictor to assist the search (optional)")
+    run.add_argument("--constraint", default=None, help='e.g. "flops_m<=100" on a final metric of the benchmark')
+    run.add_argument("--set", action="append", default=[], metavar="METHOD.NAME=VALUE", help="method setting")
+    run.add_argument("--out", required=True, help="results store directory (runs already there are skipped)")
+    run.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    report = sub.add_parser("report", help="tables and figures from results stores")
+    report.add_argument("stores", nargs="+", help="results store directories")
+    report.add_argument("--out", required=True, help="output directory, e.g. results/nb201")
+    report.add_argument("--budget", type=int, default=None, help="budget to report (default: all runs reach it)")
+    report.add_argument("--title", default=None)
+    report.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except NasreproError as exc:
+        print(f"nasrepro: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nasrepro: interrupted; finished runs are stored, rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

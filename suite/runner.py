@@ -1,0 +1,227 @@
+"""Runs: a RunSpec -> a seeded search against its benchmark -> a trajectory in the store.
+
+The runner owns the budget. It charges each distinct cell (by `benchmark.key`) once; a cell proposed
+again is answered from the run's cache, told to the method, and not charged or recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from importlib import metadata
+from multiprocessing import get_context
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+import methods
+from methods.base import SearchContext
+from suite import benchmarks
+from suite.benchmarks.base import Arch, Benchmark, Observation
+from suite.constraints import Constraint
+from suite.errors import NasreproError
+from suite.spec import RunSpec
+from suite.store import Store
+
+# A method that proposes only cells it has already seen this many times in a row is stuck.
+MAX_REPEATS_IN_A_ROW = 10_000
+_LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "xgboost", "torch", "onnxruntime", "pyarrow")
+
+
+def seed_sequence(run: RunSpec) -> np.random.SeedSequence:
+    """Seed i of an experiment: the same stream for every method and benchmark (common random numbers)."""
+    return np.random.SeedSequence(entropy=run.experiment_seed, spawn_key=(run.repeat,))
+
+
+class _Trajectory:
+    """Builds the tidy trajectory row by row, tracking the (feasible) incumbent."""
+
+    def __init__(self, bench: Benchmark, constraint: Constraint | None) -> None:
+        self.bench = bench
+        self.constraint = constraint
+        final_values = getattr(bench, "final_values", None)
+        self.final_values = None if final_values is None else np.asarray(final_values)
+        self.rows: list[tuple] = []
+        self.cum_cost = 0.0
+        self.incumbent: tuple[str, float, float] | None = None
+
+    def add(self, arch: Arch, key: str, obs: Observation) -> None:
+        self.cum_cost += obs.cost
+        feasible = self.constraint is None or self.constraint.feasible(self.bench, arch)
+        if feasible and (self.incumbent is None or obs.value > self.incumbent[1]):
+            final = self.bench.final(arch)[self.bench.final_metric]
+            self.incumbent = (key, obs.value, final)
+        inc_key, inc_value, inc_final = self.incumbent or ("", math.nan, math.nan)
+        optimum = self.bench.optimum
+        regret = optimum - inc_final if optimum is not None else math.nan
+        self.rows.append(
+            (len(self.rows) + 1, key, obs.value, obs.cost, self.cum_cost, feasible,
+             inc_key, inc_value, inc_final, regret, self._top_fraction(inc_final))
+        )
+
+    def _top_fraction(self, final: float) -> float:
+        """Fraction of the space with a strictly better final value (0 = the optimum)."""
+        if self.final_values is None or math.isnan(final):
+            return math.nan
+        n = len(self.final_values)
+        return (n - np.searchsorted(self.final_values, final, side="right")) / n
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            self.rows,
+            columns=["step", "arch_key", "value", "cost", "cum_cost", "feasible", "incumbent_key",
+                     "incumbent_value", "incumbent_final", "regret", "incumbent_top_fraction"],
+        )
+
+
+def execute(run: RunSpec) -> tuple[pd.DataFrame, dict]:
+    """One search, start to end. Pure: the same RunSpec gives the same trajectory, bit for bit."""
+    started = time.perf_counter()
+    bench = benchmarks.get(run.benchmark)
+    if bench.oracle != run.oracle:
+        raise NasreproError(f"{run.benchmark} now answers with oracle {bench.oracle}, the run asks {run.oracle}")
+    entry = methods.get(run.method)
+    config = entry.config_cls(**run.method_config)
+    constraint = Constraint.parse(run.constraint) if run.constraint else None
+    seeds = seed_sequence(run)
+    predictor = None
+    if run.predictor is not None:
+        import predictors
+
+        pred_entry = predictors.get(run.predictor)
+        predictor_seeds = np.random.SeedSequence(run.experiment_seed, spawn_key=(run.repeat, 2))
+        predictor = pred_entry.build(pred_entry.config_cls(), bench, predictor_seeds)
+    context = SearchContext(bench, np.random.default_rng(seeds), seeds, predictor, constraint)
+    method = entry.build(config, context)
+
+    trajectory = _Trajectory(bench, constraint)
+    seen: dict[str, Observation] = {}
+    repeated = repeats_in_a_row = 0
+    budget = run.budget
+    out_of_time = False
+    while not out_of_time and len(trajectory.rows) < budget.queries:
+        proposals = method.ask()
+        if not proposals:
+            raise NasreproError(f"method {run.method} proposed no cell")
+        told_archs, told_obs = [], []
+        for arch in proposals:
+            key = bench.key(arch)
+            obs = seen.get(key)
+            if obs is None:
+                if len(trajectory.rows) >= budget.queries:
+                    break
+                obs = bench.query(arch)
+                # Simulated time is known only after the query; one that would overrun is not charged.
+                if budget.seconds is not None and trajectory.cum_cost + obs.cost > budget.seconds:
+                    out_of_time = True
+                    break
+                seen[key] = obs
+                trajectory.add(arch, key, obs)
+                repeats_in_a_row = 0
+            else:
+                repeated += 1
+                repeats_in_a_row += 1
+                if repeats_in_a_row >= MAX_REPEATS_IN_A_ROW:
+                    raise NasreproError(
+                        f"{run.method} on {run.benchmark} proposed only already-evaluated cells "
+                        f"{MAX_REPEATS_IN_A_ROW} times in a row"
+                    )
+            told_archs.append(arch)
+            told_obs.append(obs)
+        if told_archs:
+            method.tell(told_archs, told_obs)
+    frame = trajectory.frame()
+    meta = {
+        "spec": run.to_dict(),
+        "benchmark": {
+            "name": bench.name, "oracle": bench.oracle, "search_metric": bench.search_metric,
+            "final_metric": bench.final_metric, "optimum": bench.optimum, "space_size": bench.space_size,
+            "data_sha256": bench.data_files(),
+        },
+        "seed": {"entropy": seeds.entropy, "spawn_key": list(seeds.spawn_key)},
+        "n_queries": len(frame),
+        "repeated_proposals": repeated,
+        "wall_time_s": time.perf_counter() - started,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": versions(),
+        "host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
+    }
+    return frame, meta
+
+
+@cache
+def versions() -> dict[str, str]:
+    found = {"nasrepro": _version("nasrepro")}
+    for name in _LIBRARIES:
+        found[name] = _version(name)
+    return found
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _execute_and_store(run: RunSpec, root: str) -> str:
+    frame, meta = execute(run)
+    Store(root).write(run.run_id, frame, meta)
+    return run.run_id
+
+
+def _init_worker() -> None:
+    # Runs are spread over processes; threads inside a run would fight over the same cores and make
+    # floating-point reductions depend on scheduling.
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+
+@dataclass
+class ExperimentOutcome:
+    stored: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def run_experiment(runs: Iterable[RunSpec], store: Store, workers: int = 1, progress: bool = True) -> ExperimentOutcome:
+    """Run every run not yet in the store; finished runs are written as they complete."""
+    runs = list(runs)
+    outcome = ExperimentOutcome(skipped=[r.run_id for r in runs if store.has(r.run_id)])
+    pending = [r for r in runs if not store.has(r.run_id)]
+    store.discard_partial()
+    bar = tqdm(total=len(pending), desc="runs", unit="run", disable=not progress or None, file=sys.stderr)
+    try:
+        if workers <= 1:
+            for run in pending:
+                _attempt(lambda run=run: _execute_and_store(run, str(store.root)), run, outcome)
+                bar.update()
+        else:
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
+                futures = {pool.submit(_execute_and_store, run, str(store.root)): run for run in pending}
+                while futures:
+                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        run = futures.pop(future)
+                        _attempt(future.result, run, outcome)
+                        bar.update()
+    finally:
+        bar.close()
+    return outcome
+
+
+def _attempt(call, run: RunSpec, outcome: ExperimentOutcome) -> None:
+    try:
+        outcome.stored.append(call())
+    except NasreproError as exc:
+        outcome.failed[run.run_id] = f"{run.benchmark}/{run.method}/seed {run.repeat}: {exc}"
+    except Exception as exc:  # a bug in one run must not cost the others; the message names the run
+        outcome.failed[run.run_id] = f"{run.benchmark}/{run.method}/seed {run.repeat}: {type(exc).__name__}: {exc}"

@@ -1,0 +1,133 @@
+"""Experiment and run specifications. A run's id is the hash of everything that determines it."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import methods
+from suite import benchmarks
+from suite.constraints import Constraint
+from suite.errors import NasreproError
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Unique queries per run and, optionally, simulated training seconds (whichever runs out first)."""
+
+    queries: int
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.queries, bool) or not isinstance(self.queries, int) or self.queries < 1:
+            raise NasreproError(f"budget must be a positive number of queries, got {self.queries!r}")
+        if self.seconds is not None and not self.seconds > 0:
+            raise NasreproError(f"a budget in seconds must be positive, got {self.seconds!r}")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    benchmark: str
+    oracle: str
+    method: str
+    method_config: Mapping[str, Any]
+    repeat: int
+    budget: Budget
+    experiment_seed: int = 0
+    predictor: str | None = None
+    constraint: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        canonical = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """benchmarks x methods x repeats, one budget. Seed i of every method shares its initial draws."""
+
+    benchmarks: tuple[str, ...]
+    methods: tuple[str, ...]
+    repeats: tuple[int, ...]
+    budget: Budget
+    experiment_seed: int = 0
+    predictor: str | None = None
+    constraint: str | None = None
+    method_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def runs(self) -> list[RunSpec]:
+        """All runs, validated: unknown names, bad budgets and unusable constraints fail here, before any run."""
+        if not self.benchmarks or not self.methods or not self.repeats:
+            raise NasreproError("an experiment needs at least one benchmark, one method and one seed")
+        if self.experiment_seed < 0 or any(r < 0 for r in self.repeats):
+            raise NasreproError("seeds must be non-negative integers")
+        for name in self.benchmarks:
+            benchmarks.check_name(name)
+        entries = {name: methods.get(name) for name in self.methods}
+        unknown = sorted(set(self.method_settings) - set(self.methods))
+        if unknown:
+            raise NasreproError(f"settings given for methods not in the experiment: {unknown}")
+        if self.predictor is not None:
+            import predictors
+
+            predictors.get(self.predictor)
+        constraint = Constraint.parse(self.constraint) if self.constraint else None
+        runs = []
+        for bench_name in self.benchmarks:
+            bench = benchmarks.get(bench_name)
+            if bench.space_size is not None and self.budget.queries > bench.space_size:
+                raise NasreproError(
+                    f"budget {self.budget.queries} exceeds the {bench.space_size} cells of {bench_name}"
+                )
+            if self.budget.seconds is not None and not bench.has_cost:
+                raise NasreproError(f"{bench_name} has no training times, so no budget in seconds")
+            if constraint is not None:
+                constraint.check_benchmark(bench, bench.sample(np.random.default_rng(0)))
+            for method_name, entry in entries.items():
+                config = entry.make_config(bench_name, self.method_settings.get(method_name))
+                for repeat in self.repeats:
+                    runs.append(
+                        RunSpec(
+                            benchmark=bench_name, oracle=bench.oracle, method=method_name,
+                            method_config=dataclasses.asdict(config), repeat=repeat, budget=self.budget,
+                            experiment_seed=self.experiment_seed, predictor=self.predictor,
+                            constraint=str(constraint) if constraint else None,
+                        )
+                    )
+        return runs
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """'0-9' or '0,3,5' or '0-4,10' -> sorted distinct seeds."""
+    seeds: set[int] = set()
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not match:
+            raise NasreproError(f"cannot read seeds {text!r}; write e.g. 0-9 or 0,3,5")
+        lo, hi = int(match[1]), int(match[2] or match[1])
+        if hi < lo:
+            raise NasreproError(f"empty seed range {part.strip()!r}")
+        seeds.update(range(lo, hi + 1))
+    return tuple(sorted(seeds))
+
+
+def parse_settings(items: list[str]) -> dict[str, dict[str, str]]:
+    """['re.population_size=50'] -> {'re': {'population_size': '50'}}; values are converted by the method."""
+    settings: dict[str, dict[str, str]] = {}
+    for item in items:
+        match = re.fullmatch(r"([\w-]+)\.(\w+)=(.*)", item)
+        if not match:
+            raise NasreproError(f"cannot read setting {item!r}; write METHOD.NAME=VALUE, e.g. re.sample_size=5")
+        settings.setdefault(match[1], {})[match[2]] = match[3]
+    return settings

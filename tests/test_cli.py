@@ -1,0 +1,141 @@
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from suite import data
+from suite.cli import main
+from suite.store import Store
+
+RUN = ["run", "--benchmark", "nb201-cifar10", "--method", "rs,re", "--seeds", "0-1", "--budget", "20", "--quiet"]
+
+
+def cli(argv, capsys):
+    code = main(argv)
+    return code, capsys.readouterr()
+
+
+def test_list_names_everything(capsys):
+    code, out = cli(["list"], capsys)
+    assert code == 0
+    for name in ["nb201-cifar10", "nb201-cifar100", "nb201-imagenet16", "rs", "re"]:
+        assert name in out.out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"--benchmark": "nb999"}, "unknown benchmark 'nb999'"),
+        ({"--method": "rs,magic"}, "unknown method 'magic'"),
+        ({"--budget": "0"}, "budget must be a positive number"),
+        ({"--budget": "many"}, "invalid int value"),
+        ({"--seeds": "9-1"}, "empty seed range"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, change, message):
+    argv = RUN + ["--out", str(tmp_path / "store")]
+    for flag, value in change.items():
+        argv[argv.index(flag) + 1] = value
+    code, out = cli(argv, capsys)
+    assert code == 2
+    assert message in out.err and out.err.count("\n") == 1 and "Traceback" not in out.err
+    assert not (tmp_path / "store").exists()
+
+
+def _data_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "data"
+    for rel in data.FILES:
+        (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+        if (data.data_dir() / rel).exists():
+            (copy / rel).symlink_to(data.data_dir() / rel)
+    return copy
+
+
+def _fresh_data_dir(monkeypatch, directory: Path) -> None:
+    from suite import benchmarks
+
+    monkeypatch.setenv(data.DATA_ENV, str(directory))
+    benchmarks.get.cache_clear()  # the session's benchmarks were read from the real directory
+    data._verified.cache_clear()
+
+
+def test_a_missing_data_file_exits_2_naming_it(tmp_path, capsys, monkeypatch):
+    copy = _data_copy(tmp_path)
+    (copy / "nb201/nb201.csv.gz").unlink()
+    _fresh_data_dir(monkeypatch, copy)
+    code, out = cli(RUN + ["--out", str(tmp_path / "store")], capsys)
+    assert code == 2
+    assert "missing data file" in out.err and "nb201.csv.gz" in out.err and "NASREPRO_DATA" in out.err
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_corrupt_data_file_exits_2_naming_it(tmp_path, capsys, monkeypatch):
+    copy = _data_copy(tmp_path)
+    target = copy / "nb201/nb201.csv.gz"
+    target.unlink()
+    with gzip.open(data.data_dir() / "nb201/nb201.csv.gz", "rt") as src, gzip.open(target, "wt") as dst:
+        text = src.read()
+        dst.write(text.replace("94.3733", "99.9999"))  # one altered number is enough
+    _fresh_data_dir(monkeypatch, copy)
+    code, out = cli(RUN + ["--out", str(tmp_path / "store")], capsys)
+    assert code == 2
+    assert "corrupt data file" in out.err and "nb201.csv.gz" in out.err
+    assert not (tmp_path / "store").exists()
+
+
+def _trajectories(store: Store) -> dict[str, pd.DataFrame]:
+    return {run_id: store.trajectory(run_id) for run_id in store.run_ids()}
+
+
+def test_an_experiment_killed_midway_resumes_to_exactly_the_uninterrupted_result(tmp_path):
+    argv = ["run", "--benchmark", "nb201-cifar10,nb201-cifar100", "--method", "rs,re", "--seeds", "0-24",
+            "--budget", "150", "--quiet"]
+    command = [sys.executable, "-m", "suite.cli", *argv]
+    killed = Store(tmp_path / "killed")
+    proc = subprocess.Popen([*command, "--out", str(killed.root)])
+    deadline = time.monotonic() + 60
+    while len(killed.run_ids()) < 10 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    interrupted = len(killed.run_ids())
+    assert 10 <= interrupted < 100, "the kill must land midway for this test to mean anything"
+
+    subprocess.run([*command, "--out", str(killed.root)], check=True)
+    whole = Store(tmp_path / "whole")
+    subprocess.run([*command, "--out", str(whole.root)], check=True)
+
+    assert killed.run_ids() == whole.run_ids() and len(whole.run_ids()) == 100
+    assert not [p for p in killed.runs_dir.iterdir() if p.name.startswith(".")]
+    left, right = _trajectories(killed), _trajectories(whole)
+    for run_id in left:
+        pd.testing.assert_frame_equal(left[run_id], right[run_id], check_exact=True)
+        assert killed.meta(run_id)["spec"] == whole.meta(run_id)["spec"]
+
+
+def test_report_needs_no_benchmark_data(tmp_path, capsys, monkeypatch):
+    store = tmp_path / "store"
+    assert cli(RUN + ["--out", str(store)], capsys)[0] == 0
+    _fresh_data_dir(monkeypatch, tmp_path / "nowhere")
+    code, out = cli(["report", str(store), "--out", str(tmp_path / "report")], capsys)
+    assert code == 0, out.err
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "| nb201-cifar10 | nb201-tabular | test_acc | re | 2 |" in text
+    assert (tmp_path / "report" / "regret.png").stat().st_size > 10_000
+
+
+def test_report_of_a_missing_store_exits_2(tmp_path, capsys):
+    code, out = cli(["report", str(tmp_path / "none"), "--out", str(tmp_path / "r")], capsys)
+    assert code == 2 and "no results store" in out.err
+
+
+def test_console_script_runs(tmp_path):
+    script = Path(sys.executable).parent / "nasrepro"
+    result = subprocess.run([str(script), "list"], capture_output=True, text=True, env={**os.environ})
+    assert result.returncode == 0 and "nb201-cifar10" in result.stdout

@@ -1,0 +1,137 @@
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from suite.benchmarks.nb201 import str_to_arch
+from suite.errors import NasreproError
+from suite.runner import execute, run_experiment
+from suite.spec import Budget, ExperimentSpec, parse_seeds
+from suite.store import Store
+
+
+def one_run(method="re", repeat=0, benchmark="nb201-cifar10", **budget):
+    budget = Budget(**{"queries": 150, **budget})
+    return ExperimentSpec((benchmark,), (method,), (repeat,), budget).runs()[0]
+
+
+def test_same_seed_gives_a_bit_identical_trajectory_and_different_seeds_differ():
+    first, _ = execute(one_run(repeat=3))
+    again, _ = execute(one_run(repeat=3))
+    other, _ = execute(one_run(repeat=4))
+    pd.testing.assert_frame_equal(first, again, check_exact=True)
+    assert list(first["arch_key"]) != list(other["arch_key"])
+
+
+def test_seed_i_shares_its_initial_random_cells_across_methods():
+    rs, _ = execute(one_run("rs", repeat=5))
+    re, _ = execute(one_run("re", repeat=5))
+    initial = one_run("re").method_config["initial_random"]
+    assert list(rs["arch_key"][:initial]) == list(re["arch_key"][:initial])
+    assert list(rs["arch_key"]) != list(re["arch_key"])
+
+
+@pytest.mark.parametrize("method", ["rs", "re"])
+def test_the_query_budget_is_spent_exactly_on_distinct_cells(method):
+    trajectory, meta = execute(one_run(method, queries=300))
+    assert len(trajectory) == 300 == meta["n_queries"]
+    assert trajectory["arch_key"].is_unique
+    assert list(trajectory["step"]) == list(range(1, 301))
+
+
+def test_a_budget_in_seconds_is_never_exceeded():
+    trajectory, _ = execute(one_run("rs", queries=1000, seconds=50_000.0))
+    assert 0 < len(trajectory) < 1000
+    assert trajectory["cum_cost"].iloc[-1] <= 50_000.0
+    assert np.allclose(trajectory["cost"].cumsum(), trajectory["cum_cost"])
+
+
+def test_incumbent_is_selected_by_validation_and_reported_by_test(nb201_c10):
+    trajectory, _ = execute(one_run("rs", repeat=1))
+    assert (trajectory["incumbent_value"] == trajectory["value"].cummax()).all()
+    best = trajectory.loc[trajectory["value"].idxmax()]
+    last = trajectory.iloc[-1]
+    assert last["incumbent_key"] == best["arch_key"]
+    assert last["incumbent_final"] == nb201_c10.final(str_to_arch(best["arch_key"]))["test_acc"]
+    assert last["regret"] == pytest.approx(nb201_c10.optimum - last["incumbent_final"])
+
+
+def test_constrained_runs_keep_a_feasible_incumbent(nb201_c10):
+    run = ExperimentSpec(("nb201-cifar10",), ("re",), (0,), Budget(150), constraint="flops_m<=50").runs()[0]
+    trajectory, _ = execute(run)
+    assert not trajectory["feasible"].all()
+    for key in set(trajectory["incumbent_key"]) - {""}:
+        assert nb201_c10.final(str_to_arch(key))["flops_m"] <= 50
+
+
+def test_run_ids_depend_on_every_setting():
+    base = one_run()
+    assert base.run_id == one_run().run_id
+    changed = [
+        one_run(repeat=1), one_run(method="rs"), one_run(queries=151), one_run(benchmark="nb201-cifar100"),
+        dataclasses.replace(base, method_config={**base.method_config, "sample_size": 5}),
+        dataclasses.replace(base, experiment_seed=1),
+    ]
+    assert len({r.run_id for r in changed} | {base.run_id}) == len(changed) + 1
+
+
+def test_rerunning_an_experiment_skips_finished_runs(tmp_path):
+    runs = ExperimentSpec(("nb201-cifar10",), ("rs", "re"), (0, 1), Budget(20)).runs()
+    store = Store(tmp_path)
+    first = run_experiment(runs, store, progress=False)
+    second = run_experiment(runs, store, progress=False)
+    assert len(first.stored) == 4 and not first.skipped
+    assert not second.stored and len(second.skipped) == 4
+
+
+def test_parallel_workers_store_the_same_runs_as_one_process(tmp_path):
+    runs = ExperimentSpec(("nb201-cifar10",), ("rs", "re"), (0, 1), Budget(30)).runs()
+    serial, parallel = Store(tmp_path / "serial"), Store(tmp_path / "parallel")
+    run_experiment(runs, serial, progress=False)
+    run_experiment(runs, parallel, workers=2, progress=False)
+    assert serial.run_ids() == parallel.run_ids()
+    for run_id in serial.run_ids():
+        pd.testing.assert_frame_equal(serial.trajectory(run_id), parallel.trajectory(run_id), check_exact=True)
+
+
+def test_partial_writes_are_discarded_and_never_read(tmp_path):
+    store = Store(tmp_path)
+    run = one_run(queries=10)
+    (store.runs_dir / f".partial-{run.run_id}-deadbeef").mkdir(parents=True)
+    assert store.run_ids() == []
+    run_experiment([run], store, progress=False)
+    assert store.run_ids() == [run.run_id]
+    assert [p.name for p in store.runs_dir.iterdir()] == [run.run_id]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"benchmarks": ("nb999",)}, "unknown benchmark"),
+        ({"methods": ("nope",)}, "unknown method"),
+        ({"budget": Budget(20_000)}, "exceeds"),
+        ({"benchmarks": ("nb201-cifar100",), "budget": Budget(10, 100.0)}, "no training times"),
+        ({"constraint": "params<=3"}, "exposes"),
+        ({"constraint": "flops_m=3"}, "cannot read constraint"),
+        ({"method_settings": {"re": {"sample_size": "100"}}}, "sample_size"),
+        ({"method_settings": {"re": {"colour": "red"}}}, "no setting"),
+    ],
+)
+def test_bad_experiments_are_refused_before_running(kwargs, message):
+    spec = {"benchmarks": ("nb201-cifar10",), "methods": ("re",), "repeats": (0,), "budget": Budget(10), **kwargs}
+    with pytest.raises(NasreproError, match=message):
+        ExperimentSpec(**spec).runs()
+
+
+@pytest.mark.parametrize("bad", [0, -3, 1.5, True])
+def test_bad_budgets_are_refused(bad):
+    with pytest.raises(NasreproError):
+        Budget(bad)
+
+
+def test_seed_lists():
+    assert parse_seeds("0-3,7") == (0, 1, 2, 3, 7)
+    for bad in ["", "a", "3-1", "1-"]:
+        with pytest.raises(NasreproError):
+            parse_seeds(bad)
