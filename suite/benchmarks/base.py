@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
 Arch = Hashable
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """What one query returns: the search metric and its cost (simulated seconds, NaN if unknown)."""
+class Observation(NamedTuple):
+    """What one query returns: the search metric and its cost (simulated seconds, NaN if unknown).
+
+    A named tuple, not a dataclass: tabular queries take microseconds and creation time counts.
+    """
 
     value: float
     cost: float

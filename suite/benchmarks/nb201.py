@@ -107,6 +107,7 @@ class Nb201:
         table = _read_table(path)
         self.table = table
         self._row = {str_to_arch(s): i for i, s in enumerate(table["arch_str"])}
+        self._keys = {arch: arch_to_str(arch) for arch in self._row}
         if len(self._row) != self.space_size:
             raise DataError(f"{path}: {len(self._row)} distinct cells, expected {self.space_size}")
         # Python lists, not arrays: a query reads two floats, and list indexing is the fastest way.
@@ -114,6 +115,7 @@ class Nb201:
         cost = table[self.dataset.cost_column] if self.has_cost else pd.Series(np.nan, index=table.index)
         # NB201 records the time of the whole 200-epoch training; a 12-epoch run costs its share.
         self._cost = {e: (cost * (e / 200)).tolist() for e in FIDELITIES}
+        self._valid_200, self._cost_200 = self._search[200], self._cost[200]
         self._final = table[self.dataset.final_column].to_numpy()
         self._latency = {d: table[f"latency_ms/{d}"].tolist() for d in DEVICES}
         self.optimum = float(self._final.max())
@@ -123,7 +125,7 @@ class Nb201:
         try:
             return self._row[arch]
         except (KeyError, TypeError):
-            raise InvalidArchitecture(f"{arch!r} is not a NAS-Bench-201 cell (6 op indices 0..4)") from None
+            raise _invalid(arch) from None
 
     def sample(self, rng: np.random.Generator) -> tuple[int, ...]:
         return tuple(int(op) for op in rng.integers(len(OPS), size=N_EDGES))
@@ -146,8 +148,10 @@ class Nb201:
         ]
 
     def key(self, arch: tuple[int, ...]) -> str:
-        self._index(arch)
-        return arch_to_str(arch)
+        try:
+            return self._keys[arch]
+        except (KeyError, TypeError):
+            raise _invalid(arch) from None
 
     def graph(self, arch: tuple[int, ...]) -> CellGraph:
         self._index(arch)
@@ -162,10 +166,14 @@ class Nb201:
         return arch
 
     def query(self, arch: tuple[int, ...], *, epochs: int | None = None) -> Observation:
-        epochs = 200 if epochs is None else epochs
+        try:  # inlined _index: this is the hot path of every tabular search
+            i = self._row[arch]
+        except (KeyError, TypeError):
+            raise _invalid(arch) from None
+        if epochs is None or epochs == 200:
+            return Observation(self._valid_200[i], self._cost_200[i])
         if epochs not in FIDELITIES:
             raise InvalidArchitecture(f"{self.name} has results at {FIDELITIES} epochs, not {epochs}")
-        i = self._index(arch)
         return Observation(self._search[epochs][i], self._cost[epochs][i])
 
     def final(self, arch: tuple[int, ...]) -> dict[str, float]:
@@ -181,6 +189,10 @@ class Nb201:
 
     def data_files(self) -> dict[str, str]:
         return {DATA_FILE: self._sha256}
+
+
+def _invalid(arch: object) -> InvalidArchitecture:
+    return InvalidArchitecture(f"{arch!r} is not a NAS-Bench-201 cell (6 op indices 0..4)")
 
 
 _COLUMNS = ["arch_str", *{c for d in DATASETS.values() for c in (d.final_column, d.cost_column) if c}]
