@@ -72,6 +72,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from suite import data
+    from suite.errors import DataError
+
+    print(f"data directory: {data.data_dir()}")
+    problems = 0
+    for relpath, entry in data.FILES.items():
+        try:
+            data.require(relpath)
+            status = "ok"
+        except DataError as exc:
+            status, problems = str(exc), problems + 1
+        print(f"  {relpath:40s} {status}")
+    if problems:
+        raise NasreproError(f"{problems} data file(s) missing or corrupt (listed above)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nasrepro", description="Reproducible benchmarking of NAS methods.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -99,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--budget", type=int, default=None, help="budget to report (default: all runs reach it)")
     report.add_argument("--title", default=None)
     report.set_defaults(func=cmd_report)
+    data = sub.add_parser("data", help="the benchmark data directory")
+    data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    data_sub.add_parser("check", help="check every data file against its sha256").set_defaults(func=cmd_data_check)
     return parser
 
 

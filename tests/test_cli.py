@@ -139,3 +139,14 @@ def test_console_script_runs(tmp_path):
     script = Path(sys.executable).parent / "nasrepro"
     result = subprocess.run([str(script), "list"], capture_output=True, text=True, env={**os.environ})
     assert result.returncode == 0 and "nb201-cifar10" in result.stdout
+
+
+def test_data_check_names_each_broken_file(tmp_path, capsys, monkeypatch):
+    copy = _data_copy(tmp_path)
+    (copy / "nb201/nb201.csv.gz").unlink()
+    (copy / "nb201/nb201.csv.gz").write_bytes(b"not gzip")
+    _fresh_data_dir(monkeypatch, copy)
+    code, out = cli(["data", "check"], capsys)
+    assert code == 2
+    assert "corrupt data file" in out.out and "nb201/nb201.csv.gz" in out.out
+    assert out.out.count(" ok\n") == len(data.FILES) - 1
