@@ -51,6 +51,16 @@ FILES: dict[str, DataFile] = {
             "5eb65f1247e530a280c669e87b6cf1881c651ce14cb6df36ae4b89b5c8c13f3d",
             "1,218 DARTS cells labelled by the NB301 XGB surrogate",
         ),
+        DataFile(
+            "nb301/encoding.json",
+            "b16bb8db9aa5a9b688cd97e782643abe96bd166baa445675f57cbcf5e6128a98",
+            "NAS-Bench-301 ONNX surrogate input encoding",
+        ),
+        DataFile(
+            "nb301/config_space.json",
+            "3135c6f8347f491fd31e8fa7a5e9607ea926c9a8558a6a21a1419d55a01884f2",
+            "NAS-Bench-301 ConfigSpace (DARTS cell parameters)",
+        ),
     )
 }
 

@@ -39,9 +39,10 @@ def get(name: str) -> Benchmark:
 
 
 def _register_builtin() -> None:
-    from suite.benchmarks import nb201
+    from suite.benchmarks import nb201, nb301
 
     nb201.register_all(register)
+    nb301.register_all(register)
 
 
 _register_builtin()
