@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 WORKERS ?= 2
 SEEDS ?= 0-9
 BUDGET ?= 150
+METHODS ?= rs,re,bananas,ganas,ganas-mle
 
 .PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 clean
 
@@ -32,10 +33,16 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check suite methods predictors tests
 
+# Each reproduce target: runs into runs/<name> (resumable: rerun after an interruption), then the report.
 reproduce-nb201: setup
-	$(NASREPRO) run --benchmark nb201-cifar10,nb201-cifar100,nb201-imagenet16 --method rs,re \
+	$(NASREPRO) run --benchmark nb201-cifar10,nb201-cifar100,nb201-imagenet16 --method $(METHODS) \
 		--seeds $(SEEDS) --budget $(BUDGET) --out runs/nb201 --workers $(WORKERS)
 	$(NASREPRO) report runs/nb201 --out results/nb201 --title "NAS-Bench-201: $(BUDGET) queries, seeds $(SEEDS)"
+
+reproduce-nb301: setup
+	$(NASREPRO) run --benchmark nb301 --method $(METHODS) \
+		--seeds $(SEEDS) --budget $(BUDGET) --out runs/nb301 --workers $(WORKERS)
+	$(NASREPRO) report runs/nb301 --out results/nb301 --title "NAS-Bench-301: $(BUDGET) queries, seeds $(SEEDS)"
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .benchmarks build *.egg-info

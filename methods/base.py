@@ -64,6 +64,9 @@ class MethodEntry:
     description: str
     # Per-benchmark defaults, for methods whose defaults differ between spaces.
     config_for: Callable[[str], Any] | None = None
+    # Part of every run id: bump it when a change alters what the method proposes for the same config
+    # and seed, so stores never mix trajectories of the old and the new code.
+    version: int = 1
 
     def default_config(self, benchmark: str) -> Any:
         return self.config_for(benchmark) if self.config_for else self.config_cls()

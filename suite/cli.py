@@ -72,6 +72,35 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from suite import collect, leaderboard
+
+    budgets = None
+    if args.budgets:
+        if not all(b.isdigit() and int(b) > 0 for b in _names(args.budgets)):
+            raise NasreproError(f"--budgets takes positive integers, e.g. 50,100,150, not {args.budgets!r}")
+        budgets = [int(b) for b in _names(args.budgets)]
+    board = leaderboard.build(collect.load([Path(s) for s in args.stores]), budgets)
+    path = leaderboard.write(board, Path(args.out), args.stores)
+    print(f"leaderboard written to {path} (and .csv, .html)")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from suite import verify
+
+    if not Path(args.store).is_dir():
+        raise NasreproError(f"no results store at {args.store}")
+    result = verify.verify(Path(args.store), sample=args.sample, seed=args.seed)
+    path = verify.write(result, Path(args.store))
+    print(f"{len(result.identical)} of {result.checked} rerun runs bit-identical; written to {path}")
+    for run_id, why in result.differing.items():
+        print(f"differs: {run_id}: {why}", file=sys.stderr)
+    for run_id, why in result.failed.items():
+        print(f"could not rerun: {run_id}: {why}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
 def cmd_data_check(args: argparse.Namespace) -> int:
     from suite import data
     from suite.errors import DataError
@@ -117,6 +146,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--budget", type=int, default=None, help="budget to report (default: all runs reach it)")
     report.add_argument("--title", default=None)
     report.set_defaults(func=cmd_report)
+
+    board = sub.add_parser("leaderboard", help="average rank of each method over benchmarks and budgets")
+    board.add_argument("stores", nargs="+", help="results store directories")
+    board.add_argument("--out", required=True, help="output directory, e.g. results/leaderboard")
+    board.add_argument("--budgets", default=None, help="e.g. 50,100,150 (default: 1/3, 2/3, all of each's)")
+    board.set_defaults(func=cmd_leaderboard)
+
+    check = sub.add_parser("verify", help="rerun stored runs and check their trajectories are bit-identical")
+    check.add_argument("store", help="results store directory")
+    check.add_argument("--sample", type=int, default=None, help="rerun this many runs, at random (default: all)")
+    check.add_argument("--seed", type=int, default=0, help="seed of the sample draw (default 0)")
+    check.set_defaults(func=cmd_verify)
     data = sub.add_parser("data", help="the benchmark data directory")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     data_sub.add_parser("check", help="check every data file against its sha256").set_defaults(func=cmd_data_check)

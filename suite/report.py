@@ -1,73 +1,374 @@
-"""Reports from the store: tables and figures under an output directory. Never touches a benchmark."""
+"""The report: results stores -> report.md + figures, one self-contained report.html, and CSV tables.
+
+Reads the stores only (trajectories, run metadata, verify.json); it never builds a benchmark or reruns a
+search, so it works without the data directory.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # reports are files, never windows
-import matplotlib.pyplot as plt
 import pandas as pd
 
-from suite import stats
-from suite.store import Store
+from suite import collect, figures, literature, provenance, significance, stats
+from suite import document as doc
+from suite import verify as verification
+from suite.errors import NasreproError
 
 
-def write_report(store_dirs: list[Path], out: Path, budget: int | None = None, title: str | None = None) -> Path:
-    trajectories = pd.concat([Store(d).trajectories() for d in store_dirs], ignore_index=True)
-    trajectories = trajectories.drop_duplicates(["run_id", "step"])
-    budget = budget or stats.common_budget(trajectories)
-    finals = stats.at_budget(trajectories, budget)
-    table = stats.summary(finals)
+def write_report(
+    store_dirs: list[Path], out: Path, budget: int | None = None, title: str | None = None
+) -> Path:
+    results = collect.load(store_dirs)
+    trajectories = results.trajectories
+    main = _main_budgets(trajectories, results.timed, budget)
+    trajectories = trajectories[trajectories["step"] <= trajectories["benchmark"].map(main)]
+    finals_by_budget = stats.at_budgets(trajectories, {b: stats.budget_levels(n) for b, n in main.items()})
+    finals = finals_by_budget[finals_by_budget["budget"] == finals_by_budget["benchmark"].map(main)]
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "summary.csv", index=False)
-    finals.to_csv(out / "finals.csv", index=False)
-    figure = _plot_regret(trajectories[trajectories["step"] <= budget], out / "regret.png")
-    metas = {m["spec"]["run_id"]: m for d in store_dirs for m in Store(d).metas()}
-    lines = [f"# {title or 'nasrepro report'}", "", _provenance(metas, store_dirs, budget), ""]
-    lines += ["## Final test metric of the incumbent", "", _markdown_summary(table, metas), ""]
-    lines += [f"## Regret against queries\n\n![regret]({figure.name})\n"]
+    context = _Context(results, trajectories, main, finals, finals_by_budget, out)
+    blocks = [
+        doc.Paragraph(_provenance(context)),
+        *_summary_section(context),
+        *_reproducibility_section(context),
+        *_target_section(context),
+        *_curve_section(context),
+        *_significance_section(context),
+        *_literature_section(context),
+        *provenance.blocks(context.results, context.bench_meta),
+        *_verification_section(context),
+    ]
+    title = title or "nasrepro report"
     path = out / "report.md"
-    path.write_text("\n".join(lines))
+    path.write_text(doc.to_markdown(blocks, title))
+    (out / "report.html").write_text(doc.to_html(blocks, title))
     return path
 
 
-def _provenance(metas: dict, store_dirs: list[Path], budget: int) -> str:
-    oracles = sorted({m["benchmark"]["oracle"] for m in metas.values()})
-    seeds = sorted({m["spec"]["repeat"] for m in metas.values()})
-    stores = ", ".join(f"`{d}`" for d in store_dirs)
+class _Context:
+    """What every section reads; built once."""
+
+    def __init__(self, results, trajectories, main, finals, finals_by_budget, out: Path) -> None:
+        self.results = results
+        self.trajectories = trajectories
+        self.main = main
+        self.finals = finals
+        self.finals_by_budget = finals_by_budget
+        self.out = out
+        self.colors = figures.palette(sorted(results.runs["method"].unique()))
+        by_benchmark = results.runs.drop_duplicates("benchmark").set_index("benchmark")["run_id"]
+        self.bench_meta = {name: results.metas[run_id]["benchmark"] for name, run_id in by_benchmark.items()}
+        self.metric = {name: meta["final_metric"] for name, meta in self.bench_meta.items()}
+
+
+def _main_budgets(trajectories: pd.DataFrame, timed: set[str], budget: int | None) -> dict[str, int]:
+    """Per benchmark: the budget every run reached, or the one asked for if every run reached it."""
+    common = stats.common_budgets(trajectories, timed)
+    if budget is None:
+        return common
+    short = {name: reached for name, reached in common.items() if reached < budget}
+    if short:
+        raise NasreproError(
+            f"not every run reached {budget} queries (reached by all: {short}); choose a smaller --budget"
+        )
+    return {name: budget for name in common}
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return "–" if pd.isna(value) else f"{value:.{digits}f}"
+
+
+def _pct(value: float) -> str:
+    return "–" if pd.isna(value) else f"{100 * value:.0f}%"
+
+
+def _provenance(c: _Context) -> str:
+    runs = c.results.runs
+    stores = ", ".join(f"`{d}`" for d in c.results.stores)
+    budgets = ", ".join(f"{name}: {n}" for name, n in c.main.items())
     return (
-        f"Runs: {len(metas)} from {stores}; oracle(s): {', '.join(oracles)}; seeds {seeds[0]}-{seeds[-1]} "
-        f"({len(seeds)}); budget: {budget} unique queries. The incumbent is the best cell by the search "
-        "metric (validation accuracy); the table reports its final metric (test accuracy where the benchmark "
-        "has one). Regret = optimum of the space minus that final metric."
+        f"Runs: {len(runs)} from {stores}; oracle(s): {', '.join(sorted(runs['oracle'].unique()))}; seeds "
+        f"{provenance.seeds_text(runs['repeat'])} ({runs['repeat'].nunique()}); budget in unique queries: "
+        f"{budgets}. The incumbent is the best cell by the search metric (validation accuracy); tables "
+        "report its final metric (test accuracy where the benchmark has one). Regret = optimum of the space "
+        "minus that final metric. Every number here is computed from the stored trajectories; no search was "
+        "rerun for this report." + _timed_note(c.results.timed) + _reference_note(c.results.regret_reference)
     )
 
 
-def _markdown_summary(table: pd.DataFrame, metas: dict) -> str:
-    final_metric = {m["benchmark"]["name"]: m["benchmark"]["final_metric"] for m in metas.values()}
-    rows = ["| benchmark | oracle | final metric | method | n | mean ± std | median | IQR |", "|---" * 8 + "|"]
-    for r in table.itertuples():
-        rows.append(
-            f"| {r.benchmark} | {r.oracle} | {final_metric[r.benchmark]} | {r.method} | {r.n} | "
-            f"{r.mean:.2f} ± {r.std:.2f} | {r.median:.2f} | {r.q25:.2f}–{r.q75:.2f} |"
+def _reference_note(reference: dict[str, float]) -> str:
+    if not reference:
+        return ""
+    named = "; ".join(f"{name}: {best:.4f}" for name, best in sorted(reference.items()))
+    return (
+        " Where the space's optimum is unknown (its space is not enumerable), regret is measured against the "
+        f"best final metric found by any run in this report ({named}), so it is relative to these runs."
+    )
+
+
+def _timed_note(timed: set[str]) -> str:
+    if not timed:
+        return ""
+    return (
+        f" Runs on {', '.join(sorted(timed))} also had a budget in simulated seconds and stopped after "
+        "different numbers of queries: their final state is taken at the end of each run."
+    )
+
+
+def _summary_section(c: _Context) -> list[doc.Block]:
+    table = stats.summary(c.finals)
+    table.to_csv(c.out / "summary.csv", index=False)
+    c.finals_by_budget.to_csv(c.out / "finals.csv", index=False)
+    repro = stats.reproducibility(c.finals)
+    ci = {(r.benchmark, r.method): (r.final_ci_low, r.final_ci_high) for r in repro.itertuples()}
+    rows = [
+        {
+            "benchmark": r.benchmark,
+            "oracle": r.oracle,
+            "final metric": c.metric[r.benchmark],
+            "method": r.method,
+            "n": r.n,
+            "mean ± std": f"{r.mean:.2f} ± {_fmt(r.std)}",
+            "median": f"{r.median:.2f}",
+            "IQR": f"{r.q25:.2f}–{r.q75:.2f}",
+            "95% CI of mean": "–"
+            if pd.isna(ci[r.benchmark, r.method][0])
+            else f"{ci[r.benchmark, r.method][0]:.2f}–{ci[r.benchmark, r.method][1]:.2f}",
+        }
+        for r in table.itertuples()
+    ]
+    plot = figures.final_distribution(c.finals, c.colors, c.metric, c.out / "finals.png")
+    return [
+        doc.Heading("Final metric of the incumbent"),
+        doc.Table(
+            pd.DataFrame(rows),
+            f"at each benchmark's full budget; CI: BCa bootstrap of the mean, {stats.N_RESAMPLES} "
+            "resamples, seeded",
+        ),
+        doc.Figure(plot, "Final metric per seed (points) and its quartiles (boxes) at the full budget"),
+    ]
+
+
+def _reproducibility_section(c: _Context) -> list[doc.Block]:
+    repro = stats.reproducibility(c.finals_by_budget)
+    repro.to_csv(c.out / "reproducibility.csv", index=False)
+    rows = [
+        {
+            "benchmark": r.benchmark,
+            "method": r.method,
+            "budget": r.budget,
+            "n": r.n,
+            "final mean ± std": f"{r.final_mean:.2f} ± {_fmt(r.final_std)}",
+            "final range": f"{r.final_min:.2f}–{r.final_max:.2f}",
+            "regret mean ± std": f"{_fmt(r.regret_mean)} ± {_fmt(r.regret_std)}",
+            "regret median [IQR]": f"{_fmt(r.regret_median)} [{_fmt(r.regret_q25)}–{_fmt(r.regret_q75)}]",
+            "regret 95% CI": "–"
+            if pd.isna(r.regret_ci_low)
+            else f"{r.regret_ci_low:.2f}–{r.regret_ci_high:.2f}",
+            "top % (median)": _fmt(r.top_pct_median, 3),
+            "found optimum": _pct(r.p_optimum),
+            "found top 0.1%": _pct(r.p_top),
+            "distinct final cells": r.distinct_incumbents,
+        }
+        for r in repro.itertuples()
+    ]
+    return [
+        doc.Heading("Reproducibility across seeds"),
+        doc.Paragraph(
+            "Per benchmark, method and budget (1/3, 2/3 and all of the full budget). Top %: the share of "
+            "the space strictly better than the found cell (0 = the optimum; – where the space is not "
+            "enumerated). Found optimum: regret 0; found top 0.1%: fewer than 0.1% of cells better. "
+            "Distinct final cells: how many different cells the seeds ended with (1 = every seed found the "
+            "same cell), with the spread (std, range) the measure of stability across seeds."
+        ),
+        doc.Table(pd.DataFrame(rows)),
+    ]
+
+
+def _target_section(c: _Context) -> list[doc.Block]:
+    table, per_run = stats.target_table(c.trajectories, c.main)
+    head = doc.Heading("Queries to reach a target")
+    if table.empty:
+        return [
+            head,
+            doc.Paragraph("No benchmark here has a known optimum, so no regret target can be stated."),
+        ]
+    table.to_csv(c.out / "targets.csv", index=False)
+    per_run.to_csv(c.out / "queries_to_target.csv", index=False)
+    rows = [
+        {
+            "benchmark": r.benchmark,
+            "method": r.method,
+            "target": r.target,
+            "budget": r.budget,
+            "successes": f"{r.successes}/{r.n}",
+            "queries (median [IQR] of successes)": "–"
+            if pd.isna(r.median_queries)
+            else f"{r.median_queries:.0f} [{r.q25_queries:.0f}–{r.q75_queries:.0f}]",
+            "aRT": "∞" if r.aRT == float("inf") else f"{r.aRT:.0f}",
+        }
+        for r in table.itertuples()
+    ]
+    plot = figures.target_ecdf(per_run, list(stats.TARGETS), c.colors, c.out / "targets_ecdf.png")
+    return [
+        head,
+        doc.Paragraph(
+            "Targets in points of regret (regret ≤ 0.1 means within 0.1 of the best final metric in the "
+            "space). aRT is COCO's expected running time: all queries spent by all runs (a run that reached "
+            "the target counts its queries up to then, one that did not its whole budget) divided by the "
+            "number of runs that reached it; ∞ when none did."
+        ),
+        doc.Table(pd.DataFrame(rows)),
+        doc.Figure(
+            plot,
+            "Queries-to-target ECDF: share of all runs that reached the target by each query (it ends at "
+            "the success rate)",
+        ),
+    ]
+
+
+def _curve_section(c: _Context) -> list[doc.Block]:
+    blocks: list[doc.Block] = [doc.Heading("Search progress")]
+    plot = figures.regret_vs_queries(c.trajectories, c.colors, c.out / "regret.png")
+    blocks.append(
+        doc.Figure(
+            plot,
+            "Regret of the incumbent against unique queries: median over seeds and interquartile band (the "
+            "incumbent's final metric where no optimum is known)",
         )
-    return "\n".join(rows)
+    )
+    costly = stats.has_cost(c.trajectories)
+    with_cost = [name for name, has in costly.items() if has]
+    without = [name for name, has in costly.items() if not has]
+    if with_cost:
+        timed = c.trajectories[c.trajectories["benchmark"].isin(with_cost)]
+        columns = {name: figures.curve_column(timed[timed["benchmark"] == name]) for name in with_cost}
+        curves = pd.concat(
+            [
+                stats.time_curves(timed[timed["benchmark"] == name], column)
+                for name, column in columns.items()
+            ],
+            ignore_index=True,
+        )
+        if not curves.empty:
+            plot = figures.regret_vs_seconds(curves, columns, c.colors, c.out / "regret_seconds.png")
+            blocks.append(
+                doc.Figure(
+                    plot,
+                    "Regret against simulated training seconds (the benchmark's recorded training time of "
+                    "each queried cell, summed): median and IQR on a grid from when every run has an "
+                    "incumbent to when the first run stops",
+                )
+            )
+    if without:
+        blocks.append(
+            doc.Paragraph(
+                f"No plot against simulated seconds for {', '.join(without)}: the benchmark data have no "
+                "training times for it, so its queries cost 0 seconds."
+            )
+        )
+    return blocks
 
 
-def _plot_regret(trajectories: pd.DataFrame, path: Path) -> Path:
-    curves = stats.curves(trajectories)
-    names = sorted(curves["benchmark"].unique())
-    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
-        for method, curve in curves[curves["benchmark"] == name].groupby("method"):
-            line = ax.plot(curve["step"], curve["median"], label=method)[0]
-            ax.fill_between(curve["step"], curve["q25"], curve["q75"], color=line.get_color(), alpha=0.2)
-        oracle = curves.loc[curves["benchmark"] == name, "oracle"].iloc[0]
-        ax.set(title=f"{name} ({oracle})", xlabel="queries", ylabel="regret (median, IQR)", yscale="symlog")
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+def _significance_section(c: _Context) -> list[doc.Block]:
+    table = significance.pairwise(c.finals_by_budget)
+    blocks: list[doc.Block] = [doc.Heading("Statistical significance")]
+    if table.empty:
+        return [*blocks, doc.Paragraph("Only one method per benchmark: nothing to compare.")]
+    table.to_csv(c.out / "pairwise.csv", index=False)
+    rows = [
+        {
+            "benchmark": r.benchmark,
+            "budget": r.budget,
+            "pair": f"{r.method_a} vs {r.method_b}",
+            "n": f"{r.n_a}/{r.n_b}",
+            "test": r.test,
+            "p": f"{r.p:.3g}",
+            "Holm p": f"{r.p_holm:.3g}",
+            "A12": f"{r.a12:.2f} ({r.magnitude})",
+            "verdict": f"{r.better} better" if r.better else "no difference",
+        }
+        for r in table.itertuples()
+    ]
+    blocks += [
+        doc.Paragraph(
+            "Two-sided tests on the final metric, per benchmark and budget. Runs of two methods pair up "
+            "when both have the same seeds (seed i shares its initial random draws): Wilcoxon signed-rank "
+            "test on the per-seed differences; otherwise Mann-Whitney U. Holm correction over the pairs of "
+            "one benchmark and budget. A12 (Vargha-Delaney) is the probability that the first method's run "
+            f"beats the second's (0.5 = none). Significance level {significance.ALPHA}."
+        ),
+        doc.Table(pd.DataFrame(rows)),
+        doc.Bullets(tuple(significance.sentences(table))),
+    ]
+    result = significance.across(c.finals)
+    if result is None:
+        return [*blocks, doc.Paragraph("Too few methods or blocks for a test across benchmarks.")]
+    result.scores.to_csv(c.out / "omnibus_scores.csv")
+    blocks += [
+        doc.Heading("Across benchmarks", 3),
+        doc.Paragraph(
+            "Scores: the mean final metric of each method on each block at the full budget; methods ranked "
+            "per block. Friedman test with Nemenyi post-hoc for three or more methods, Wilcoxon signed-rank "
+            "over the blocks for two (Demšar 2006). With a single benchmark the blocks are its paired seeds."
+        ),
+        doc.Bullets((result.sentence(),)),
+        doc.Figure(
+            figures.cd_diagram(result, c.out / "cd_diagram.png"),
+            "Critical-difference diagram: average ranks; methods joined by a bar are not significantly "
+            "different",
+        ),
+    ]
+    return blocks
+
+
+def _literature_section(c: _Context) -> list[doc.Block]:
+    rows, oracles = [], {}
+    for name in sorted(c.main):
+        reported = literature.reported_for(c.bench_meta[name]["name"])
+        if not reported:
+            continue
+        oracles[c.bench_meta[name]["oracle"]] = name
+        ours = c.finals[c.finals["benchmark"] == name]
+        # The papers give accuracy in percent; a benchmark that stores it as a fraction is shown in percent.
+        scale = 100 if ours["incumbent_final"].max() <= 1 else 1
+        for method, runs in ours.groupby("method"):
+            rows.append(
+                {
+                    "benchmark": name,
+                    "method": method,
+                    "source": "nasrepro (this report)",
+                    "queries": str(c.main[name]),
+                    "final metric": f"{stats.mean_std(scale * runs['incumbent_final'])}",
+                    "n": len(runs),
+                }
+            )
+        for r in reported:
+            value = f"{r.mean:.2f}" + (f" ± {r.std:.2f}" if r.std is not None else "")
+            rows.append(
+                {
+                    "benchmark": name,
+                    "method": r.label,
+                    "source": r.source,
+                    "queries": r.queries,
+                    "final metric": value,
+                    "n": "–",
+                }
+            )
+    if not rows:
+        return []
+    return [
+        doc.Heading("Beside the published numbers"),
+        doc.Table(
+            pd.DataFrame(rows),
+            "mean ± std over seeds of the final metric, % (the papers': test accuracy; ours: see below)",
+        ),
+        *(doc.Paragraph(literature.oracle_note(oracle)) for oracle in oracles),
+    ]
+
+
+def _verification_section(c: _Context) -> list[doc.Block]:
+    return [
+        doc.Heading("Verification"),
+        *(doc.Paragraph(verification.summary(store)) for store in c.results.stores),
+    ]

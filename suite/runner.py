@@ -90,6 +90,10 @@ def execute(run: RunSpec) -> tuple[pd.DataFrame, dict]:
     if bench.oracle != run.oracle:
         raise NasreproError(f"{run.benchmark} now answers with oracle {bench.oracle}, the run asks {run.oracle}")
     entry = methods.get(run.method)
+    if entry.version != run.method_version:
+        raise NasreproError(
+            f"the run was made by version {run.method_version} of {run.method}, this is version {entry.version}"
+        )
     config = entry.config_cls(**run.method_config)
     constraint = Constraint.parse(run.constraint) if run.constraint else None
     seeds = seed_sequence(run)

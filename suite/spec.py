@@ -38,6 +38,7 @@ class RunSpec:
     oracle: str
     method: str
     method_config: Mapping[str, Any]
+    method_version: int
     repeat: int
     budget: Budget
     experiment_seed: int = 0
@@ -100,7 +101,8 @@ class ExperimentSpec:
                     runs.append(
                         RunSpec(
                             benchmark=bench_name, oracle=bench.oracle, method=method_name,
-                            method_config=dataclasses.asdict(config), repeat=repeat, budget=self.budget,
+                            method_config=dataclasses.asdict(config), method_version=entry.version,
+                            repeat=repeat, budget=self.budget,
                             experiment_seed=self.experiment_seed, predictor=self.predictor,
                             constraint=str(constraint) if constraint else None,
                         )

@@ -1,0 +1,111 @@
+"""Results stores -> one tidy table of queries and one table of runs. Reads stores only, never a benchmark.
+
+Labels: a run's `method` label carries its predictor (`bananas+gp`) and, where one store holds the same
+method with different settings on a benchmark, a short hash of the settings, so statistics never pool
+different configurations. A constraint changes the problem, so it goes into the `benchmark` label.
+The plain names stay in `method_name` and `benchmark_name`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from suite.errors import NasreproError
+from suite.store import Store
+
+# The same search repeated in another store (e.g. run again with a larger budget) is one sample, not two.
+_SAMPLE = ["benchmark", "oracle", "method", "experiment_seed", "repeat"]
+
+
+@dataclass(frozen=True)
+class Results:
+    trajectories: pd.DataFrame  # Store.trajectories() columns + experiment_seed, method_name, benchmark_name
+    runs: pd.DataFrame  # one row per run: labels, seeds, budget, queries made, wall time, store
+    metas: dict[str, dict[str, Any]]  # run_id -> the run's metadata JSON
+    stores: tuple[Path, ...]
+    # Benchmarks without a known optimum (NB301): regret is measured against the best final metric that
+    # any loaded run found, given here; the report says so next to the numbers.
+    regret_reference: dict[str, float]
+
+    @property
+    def timed(self) -> set[str]:
+        """Benchmarks whose runs had a budget in simulated seconds."""
+        return set(self.runs.loc[self.runs["budget_seconds"].notna(), "benchmark"])
+
+
+def load(store_dirs: list[Path] | tuple[Path, ...]) -> Results:
+    if not store_dirs:
+        raise NasreproError("no results store given")
+    frames, metas, origin = [], {}, {}
+    for directory in store_dirs:
+        if not Path(directory).is_dir():
+            raise NasreproError(f"no results store at {directory}")
+        store = Store(directory)
+        frames.append(store.trajectories())
+        for run_id in store.run_ids():
+            metas.setdefault(run_id, store.meta(run_id))
+            origin.setdefault(run_id, str(directory))
+    trajectories = pd.concat(frames, ignore_index=True).drop_duplicates(["run_id", "step"])
+    runs = _runs_table(metas, origin)
+    runs = runs.sort_values(["n_queries", "run_id"], ascending=[False, True])
+    runs = runs.drop_duplicates(_SAMPLE).sort_values([*_SAMPLE[:3], "experiment_seed", "repeat"])
+    runs = runs.reset_index(drop=True)
+    labels = runs.set_index("run_id")
+    trajectories = trajectories[trajectories["run_id"].isin(labels.index)].copy()
+    for column in ("benchmark", "method", "experiment_seed", "method_name", "benchmark_name"):
+        trajectories[column] = trajectories["run_id"].map(labels[column])
+    trajectories = trajectories.sort_values(["run_id", "step"]).reset_index(drop=True)
+    reference = _fill_regret_without_optimum(trajectories)
+    kept = {run_id: metas[run_id] for run_id in runs["run_id"]}
+    return Results(trajectories, runs, kept, tuple(Path(d) for d in store_dirs), reference)
+
+
+def _fill_regret_without_optimum(trajectories: pd.DataFrame) -> dict[str, float]:
+    reference = {}
+    for benchmark, rows in trajectories.groupby("benchmark"):
+        if rows["regret"].isna().all() and rows["incumbent_final"].notna().any():
+            best = float(rows["incumbent_final"].max())
+            trajectories.loc[rows.index, "regret"] = best - rows["incumbent_final"]
+            reference[benchmark] = best
+    return reference
+
+
+def _runs_table(metas: dict[str, dict], origin: dict[str, str]) -> pd.DataFrame:
+    rows = []
+    for run_id, meta in metas.items():
+        spec = meta["spec"]
+        benchmark = spec["benchmark"] + (f" s.t. {spec['constraint']}" if spec.get("constraint") else "")
+        method = spec["method"] + (f"+{spec['predictor']}" if spec.get("predictor") else "")
+        rows.append(
+            {
+                "run_id": run_id,
+                "benchmark": benchmark,
+                "oracle": spec["oracle"],
+                "method": method,
+                "experiment_seed": spec["experiment_seed"],
+                "repeat": spec["repeat"],
+                "benchmark_name": spec["benchmark"],
+                "method_name": spec["method"],
+                "config": json.dumps(spec["method_config"], sort_keys=True, default=str),
+                "budget_queries": spec["budget"]["queries"],
+                "budget_seconds": spec["budget"]["seconds"],
+                "n_queries": meta["n_queries"],
+                "wall_time_s": meta["wall_time_s"],
+                "store": origin[run_id],
+            }
+        )
+    runs = pd.DataFrame(rows)
+    configs = runs.groupby(["benchmark", "oracle", "method"])["config"].transform("nunique")
+    clash = configs > 1
+    runs.loc[clash, "method"] = runs.loc[clash, "method"] + "#" + runs.loc[clash, "config"].map(_short_hash)
+    return runs
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:6]

@@ -1,0 +1,160 @@
+import base64
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from suite import benchmarks, data
+from suite import verify as verification
+from suite.errors import NasreproError
+from suite.report import write_report
+from suite.runner import run_experiment
+from suite.spec import Budget, ExperimentSpec
+from suite.store import Store
+
+CHROMIUM = Path("/usr/bin/chromium")
+# CIFAR-10 has training times in the data, CIFAR-100 has none: both branches of the seconds plot.
+SPEC = ExperimentSpec(("nb201-cifar10", "nb201-cifar100"), ("rs", "re"), tuple(range(4)), Budget(36))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("store")
+    outcome = run_experiment(SPEC.runs(), Store(root), progress=False)
+    assert not outcome.failed
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(store, tmp_path_factory) -> Path:
+    """The report, written with the data directory empty and every way to a benchmark blocked."""
+    out = tmp_path_factory.mktemp("report")
+    empty = tmp_path_factory.mktemp("no_data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(data.DATA_ENV, str(empty))
+
+        def blocked(*args, **kwargs):
+            raise AssertionError("the report touched a benchmark")
+
+        patch.setattr(benchmarks, "get", blocked)
+        patch.setattr(data, "require", blocked)
+        write_report([store], out, title="test report")
+    return out
+
+
+def test_report_writes_markdown_html_figures_and_tables_without_benchmark_data(report):
+    text = (report / "report.md").read_text()
+    for heading in [
+        "Final metric of the incumbent",
+        "Reproducibility across seeds",
+        "Queries to reach a target",
+        "Search progress",
+        "Statistical significance",
+        "Across benchmarks",
+        "Beside the published numbers",
+        "Reproducibility checklist and setup",
+        "Verification",
+    ]:
+        assert f"## {heading}" in text or f"### {heading}" in text, heading
+    assert "| nb201-cifar10 | nb201-tabular | test_acc | re | 4 |" in text
+    for figure in ["regret.png", "regret_seconds.png", "finals.png", "targets_ecdf.png", "cd_diagram.png"]:
+        assert f"]({figure})" in text and (report / figure).stat().st_size > 5_000
+    for table in ["summary.csv", "finals.csv", "reproducibility.csv", "targets.csv", "pairwise.csv"]:
+        assert (report / table).stat().st_size > 100
+    assert "No plot against simulated seconds for nb201-cifar100" in text
+    assert "not verified" in text
+
+
+def test_report_puts_our_nb201_numbers_beside_the_papers_and_says_how_the_oracles_differ(report):
+    text = (report / "report.md").read_text()
+    assert (
+        "| nb201-cifar100 | REA | NAS-Bench-201 paper (Dong & Yang, ICLR 2020) | time budget | 71.84 ± 0.99 |"
+        in text
+    )
+    assert "single training run" in text and "noise-free" in text
+
+
+def test_report_html_is_self_contained(report):
+    page = (report / "report.html").read_text()
+    images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 5
+    assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
+    assert not re.search(r'(src|href)="(https?:|//)', page)
+    assert page.count("<table>") == len(re.findall(r"^\*?\|---", (report / "report.md").read_text(), re.M))
+
+
+def test_report_quotes_the_verification_record(tmp_path):
+    assert "not verified (run `nasrepro verify" in verification.summary(tmp_path)
+    record = verification.Verification(
+        str(tmp_path), 16, 3, 0, identical=["a", "b"], differing={"c": "column x"}
+    )
+    verification.write(record, tmp_path)
+    assert (
+        "reran 3 of 16 stored runs (a sample of 3 drawn with seed 0): 1 differed (c) and 0 could not be rerun"
+        in (verification.summary(tmp_path))
+    )
+    verification.write(verification.Verification(str(tmp_path), 16, None, 0, identical=["a"]), tmp_path)
+    assert "(all): every rerun trajectory was bit-identical" in verification.summary(tmp_path)
+
+
+def test_report_refuses_a_budget_not_every_run_reached(store, tmp_path):
+    with pytest.raises(NasreproError, match="not every run reached 37 queries"):
+        write_report([store], tmp_path / "r", budget=37)
+
+
+# Appended to a copy of the page: after load, records how many images decoded into the DOM.
+_PROBE = """<script>
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const decoded = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.decoded = decoded + '/' + imgs.length;
+});
+</script>"""
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian's chromium at /usr/bin/chromium "
+    "(apt-get install -y chromium) to render the HTML report headless",
+)
+def test_report_html_renders_in_headless_chromium(report, tmp_path):
+    page = (report / "report.html").read_text().replace("</body>", _PROBE + "</body>")
+    probe = tmp_path / "probe.html"
+    probe.write_text(page)
+    result = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    assert 'data-decoded="5/5"' in dom  # every figure decoded as an image
+    assert dom.count("<table>") >= 8 and dom.count("<th>") > 50
+    assert "Statistical significance" in dom and "Critical-difference diagram" in dom
+    assert not re.search(r"Uncaught|SyntaxError|Failed to load resource", result.stderr)
+
+
+@pytest.mark.slow
+def test_the_same_store_gives_a_byte_identical_report(store, report, tmp_path):
+    again = tmp_path / "again"
+    write_report([store], again, title="test report")
+    for path in report.iterdir():
+        assert (again / path.name).read_bytes() == path.read_bytes(), path.name
