@@ -107,7 +107,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 
     print(f"data directory: {data.data_dir()}")
     problems = 0
-    for relpath, entry in data.FILES.items():
+    for relpath in data.FILES:
         try:
             data.require(relpath)
             status = "ok"
