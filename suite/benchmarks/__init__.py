@@ -39,8 +39,9 @@ def get(name: str) -> Benchmark:
 
 
 def _register_builtin() -> None:
-    from suite.benchmarks import nb201, nb301
+    from suite.benchmarks import nb101, nb201, nb301
 
+    nb101.register_all(register)
     nb201.register_all(register)
     nb301.register_all(register)
 

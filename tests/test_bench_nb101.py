@@ -1,0 +1,74 @@
+"""Speed of the nb101 benchmark: cached queries, and the hash of a cell not seen before."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from suite.benchmarks import nb101, nb101_space
+from suite.benchmarks import nb101_surrogate as surrogate
+
+pytestmark = pytest.mark.bench
+SMALL = surrogate.SurrogateConfig(family="xgb-adj", cost_family="xgb-adj", xgb_rounds=15, xgb_depth=4)
+
+
+@pytest.fixture(scope="module")
+def bench() -> nb101.Nb101:
+    return nb101.Nb101(nb101.Nb101Settings(surrogate=SMALL), official_path=None)
+
+
+def test_query_throughput(benchmark, bench):
+    archs = np.random.default_rng(0).integers(bench.space_size, size=100_000).tolist()
+    query = bench.query
+
+    def run():
+        for arch in archs:
+            query(arch)
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    per_second = len(archs) / benchmark.stats.stats.min
+    benchmark.extra_info["queries_per_second"] = per_second
+    assert per_second >= 100_000
+
+
+def _unseen_specs(space: nb101_space.Nb101Space, n: int) -> list[tuple[np.ndarray, list[str]]]:
+    """Random valid 7-vertex specs as nasbench's sampler draws them (unpruned, any numbering)."""
+    rng = np.random.default_rng(1)
+    specs = []
+    while len(specs) < n:
+        matrix = np.triu(rng.integers(0, 2, size=(7, 7)), 1)
+        ops = ["input", *rng.choice(nb101_space.OPS, size=5).tolist(), "output"]
+        try:
+            space.from_spec(matrix, ops)
+        except nb101_space.InvalidArchitecture:
+            continue
+        specs.append((matrix, ops))
+    return specs
+
+
+def test_hash_of_an_unseen_cell(benchmark, bench):
+    space = bench.space
+    specs = _unseen_specs(space, 2000)
+    found = []
+
+    def run():
+        found.clear()
+        for matrix, ops in specs:
+            found.append(space.key(space.from_spec(matrix, ops)))
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    seconds_per_cell = benchmark.stats.stats.min / len(specs)
+    benchmark.extra_info["us_per_cell"] = seconds_per_cell * 1e6
+    assert len(found) == len(specs) and seconds_per_cell <= 50e-6
+
+
+def test_md5_module_hash_direct(benchmark, bench):
+    """The official md5 computation itself (what the table replaces at query time), for reference."""
+    cells = [bench.space.cell(i) for i in range(0, bench.space_size, 4001)]
+
+    def run():
+        for cell in cells:
+            nb101_space.module_hash(cell.matrix, cell.labels)
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    benchmark.extra_info["us_per_cell"] = benchmark.stats.stats.min / len(cells) * 1e6

@@ -1,0 +1,195 @@
+"""The NB101 cell space: official hash, pruning, enumeration, operators."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from suite import data
+from suite.benchmarks import nb101_space as space
+from suite.errors import InvalidArchitecture
+
+CONV3, CONV1, POOL = space.OPS
+
+
+@pytest.fixture(scope="module")
+def real() -> pd.DataFrame:
+    return pd.read_csv(data.require("nb101/nb101_subset20k.csv.gz"))
+
+
+@pytest.fixture(scope="module")
+def nb() -> space.Nb101Space:
+    return space.Nb101Space()  # the cached table; the first run in a fresh cache enumerates (minutes)
+
+
+def _spec(row) -> tuple[np.ndarray, list[str]]:
+    return np.array(json.loads(row.matrix)), json.loads(row.ops)
+
+
+def test_md5_hash_of_real_rows_equals_their_hash(real):
+    rows = real.iloc[::40]  # 501 rows: the direct md5 computation, independent of the table
+    for row in rows.itertuples():
+        matrix, ops = _spec(row)
+        assert space.module_hash(matrix, space.op_codes(ops)) == row.hash
+
+
+def test_param_count_of_the_official_numbering_equals_recorded_params(real, nb):
+    # The count depends on vertex numbering (uneven channel splits favour the first vertices); the table
+    # keeps the numbering nasbench generated first, which is the one it trained.
+    for row in real.iloc[::20].itertuples():
+        cell = nb.cell(nb.from_hash(row.hash))
+        assert space.param_count(cell.matrix, cell.labels) == row.params
+
+
+def test_every_real_row_is_found_under_its_hash(real, nb):
+    for row in real.itertuples():
+        matrix, ops = _spec(row)
+        arch = nb.from_spec(matrix, ops)
+        assert nb.key(arch) == row.hash
+        assert int(nb.table.params[arch]) == row.params
+
+
+def test_table_count_and_census(nb):
+    assert len(nb.table) == space.N_CELLS == 423_624
+    assert dict(Counter(nb.table.n_vertices.tolist())) == space.CENSUS
+    assert np.all(nb.table.hashes[:-1] < nb.table.hashes[1:])  # sorted, unique
+
+
+@pytest.mark.slow
+def test_fresh_enumeration_count_and_census():
+    cells = space.enumerate_cells()
+    assert len(cells) == 423_624
+    assert dict(Counter(cells.n_vertices.tolist())) == {2: 1, 3: 6, 4: 84, 5: 2_441, 6: 62_010, 7: 359_082}
+    sample = np.random.default_rng(0).choice(len(cells), 300, replace=False)
+    for i in sample.tolist():
+        assert cells.cell(i).hash() == cells.hashes[i].decode()
+
+
+def _permute(matrix: np.ndarray, ops: list[str], perm: list[int]) -> tuple[np.ndarray, list[str]]:
+    """Vertex v becomes perm[v]."""
+    n = len(ops)
+    out = np.zeros_like(matrix)
+    new_ops = [""] * n
+    for v in range(n):
+        new_ops[perm[v]] = ops[v]
+        for w in range(n):
+            out[perm[v], perm[w]] = matrix[v, w]
+    return out, new_ops
+
+
+def _random_topological_order(matrix: np.ndarray, rng: np.random.Generator) -> list[int]:
+    """perm[v] = position of v in a uniformly chosen order that keeps every edge pointing forward."""
+    n = len(matrix)
+    placed: list[int] = []
+    while len(placed) < n:
+        ready = [v for v in range(n) if v not in placed and all(u in placed for u in np.flatnonzero(matrix[:, v]))]
+        placed.append(int(rng.choice(ready)))
+    perm = [0] * n
+    for position, v in enumerate(placed):
+        perm[v] = position
+    return perm
+
+
+def test_isomorphic_cells_get_the_same_key(real, nb):
+    rng = np.random.default_rng(1)
+    moved = 0
+    for row in real.iloc[:300].itertuples():
+        matrix, ops = _spec(row)
+        perm = _random_topological_order(matrix, rng)
+        pmat, pops = _permute(matrix, ops, perm)
+        assert not np.tril(pmat).any()
+        moved += perm != list(range(len(ops)))
+        assert space.module_hash(pmat, space.op_codes(pops)) == row.hash
+        assert nb.key(nb.from_spec(pmat, pops)) == row.hash
+    assert moved > 100
+
+
+def test_pruning_drops_dangling_vertices(nb):
+    # vertex 2 only feeds a dead end (vertex 3 has no path to the output); vertex 4 has no input
+    matrix = np.zeros((7, 7), dtype=int)
+    matrix[0, 1] = matrix[1, 6] = matrix[0, 2] = matrix[2, 3] = matrix[4, 6] = 1
+    ops = ["input", CONV3, CONV1, POOL, CONV1, POOL, "output"]
+    arch = nb.from_spec(matrix, ops)
+    m, o = nb.spec(arch)
+    assert o == ["input", CONV3, "output"]
+    assert m.tolist() == [[0, 1, 0], [0, 0, 1], [0, 0, 0]]
+
+
+@pytest.mark.parametrize(
+    ("matrix", "ops", "message"),
+    [
+        (np.zeros((3, 3), int), ["input", CONV3, "output"], "no path"),
+        (np.triu(np.ones((7, 7), int), 1), ["input", *[CONV3] * 5, "output"], "edges"),
+        (np.array([[0, 1], [1, 0]]), ["input", "output"], "upper-triangular"),
+        (np.array([[0, 1], [0, 0]]), ["input", "conv5x5"], "unknown"),
+        (np.array([[0, 1], [0, 0]]), ["output", "input"], "input, operations"),
+        (np.eye(9, k=1, dtype=int), ["input", *[CONV3] * 7, "output"],
+         "vertices"),
+    ],
+)
+def test_invalid_specs_are_rejected(nb, matrix, ops, message):
+    with pytest.raises(InvalidArchitecture, match=message):
+        nb.from_spec(matrix, ops)
+
+
+def test_graph_round_trip_and_vocabulary(nb):
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        arch = nb.sample(rng)
+        graph = nb.graph(arch)
+        assert graph.op_names == space.GRAPH_OPS
+        assert graph.ops[0] == 0 and graph.ops[-1] == 1
+        assert nb.from_graph(graph) == arch
+
+
+def test_from_graph_rejects_foreign_vocabulary(nb):
+    graph = nb.graph(0)
+    with pytest.raises(InvalidArchitecture):
+        nb.from_graph(type(graph)(graph.adjacency, graph.ops, ("a", "b", "c", "d", "e")))
+
+
+def test_bad_arch_values_are_rejected(nb):
+    for bad in (-1, space.N_CELLS, "abc", 1.5):
+        with pytest.raises(InvalidArchitecture):
+            nb.key(bad)
+
+
+def test_sampling_is_uniform_and_seeded(nb):
+    a = [nb.sample(np.random.default_rng(3)) for _ in range(3)]
+    assert len(set(a)) == 1
+    draws = np.array([nb.sample(np.random.default_rng(s)) for s in range(2000)])
+    n7 = (nb.table.n_vertices[draws] == 7).mean()
+    assert abs(n7 - 359_082 / 423_624) < 0.04  # uniform over cells, not over matrices
+
+
+def test_mutation_yields_a_valid_different_cell(nb):
+    rng = np.random.default_rng(4)
+    arch = nb.sample(rng)
+    for _ in range(500):
+        child = nb.mutate(arch, rng)
+        assert 0 <= child < space.N_CELLS and child != arch
+        matrix, ops = nb.spec(child)
+        assert nb.from_spec(matrix, ops) == child  # a table cell, hash-consistent
+        arch = child if rng.random() < 0.5 else nb.sample(rng)
+
+
+def test_mutation_is_seeded(nb):
+    run = lambda: [nb.mutate(123, np.random.default_rng(5)) for _ in range(3)]  # noqa: E731
+    assert run() == run()
+
+
+def test_neighbors_are_one_edit_valid_distinct(nb):
+    rng = np.random.default_rng(6)
+    for _ in range(30):
+        arch = nb.sample(rng)
+        nbrs = nb.neighbors(arch)
+        assert nbrs and arch not in nbrs and len(set(nbrs)) == len(nbrs)
+        keys = {nb.key(a) for a in nbrs}
+        assert len(keys) == len(nbrs)
+    # the 2-vertex cell: adding an interior vertex needs two edges, so its only neighbour set is empty
+    two = int(np.flatnonzero(nb.table.n_vertices == 2)[0])
+    assert nb.neighbors(two) == []
