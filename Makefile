@@ -9,7 +9,7 @@ SEEDS ?= 0-9
 BUDGET ?= 150
 METHODS ?= rs,re,bananas,ganas,ganas-mle
 
-.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 clean
+.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 surrogate-report-nb101 leaderboard clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,17 @@ reproduce-nb201: setup
 	$(NASREPRO) run --benchmark nb201-cifar10,nb201-cifar100,nb201-imagenet16 --method $(METHODS) \
 		--seeds $(SEEDS) --budget $(BUDGET) --out runs/nb201 --workers $(WORKERS)
 	$(NASREPRO) report runs/nb201 --out results/nb201 --title "NAS-Bench-201: $(BUDGET) queries, seeds $(SEEDS)"
+
+# The flagship: the GA-NAS comparison on NAS-Bench-101 (surrogate oracle unless the official file is present).
+reproduce-nb101: setup
+	$(NASREPRO) data prepare nb101
+	$(NASREPRO) run --benchmark nb101 --method $(METHODS) \
+		--seeds $(SEEDS) --budget $(BUDGET) --out runs/nb101 --workers $(WORKERS)
+	$(NASREPRO) report runs/nb101 --out results/nb101 --title "NAS-Bench-101: $(BUDGET) queries, seeds $(SEEDS)"
+
+# Cross-validation of the NB101 surrogate families (slow: 10 folds each), written to results/nb101/surrogate.md.
+surrogate-report-nb101: setup
+	$(NASREPRO) data surrogate-report --out results/nb101/surrogate.md
 
 reproduce-nb301: setup
 	$(NASREPRO) run --benchmark nb301 --method $(METHODS) \

@@ -119,6 +119,31 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_prepare(args: argparse.Namespace) -> int:
+    import time
+
+    from suite import benchmarks
+
+    for name in _names(args.benchmark):
+        started = time.perf_counter()
+        bench = benchmarks.get(name)  # builds and caches whatever the benchmark derives from its data
+        print(f"{name}: oracle {bench.oracle}, {bench.space_size or 'unknown number of'} cells, "
+              f"ready in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_data_surrogate_report(args: argparse.Namespace) -> int:
+    from suite.benchmarks import nb101_surrogate
+
+    families = _names(args.families)
+    unknown = sorted(set(families) - set(nb101_surrogate.FAMILIES))
+    if unknown:
+        raise NasreproError(f"unknown surrogate families {unknown}; known: {', '.join(nb101_surrogate.FAMILIES)}")
+    path = nb101_surrogate.write_report(Path(args.out), families=families)
+    print(f"surrogate report written to {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nasrepro", description="Reproducible benchmarking of NAS methods.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -161,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="the benchmark data directory")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     data_sub.add_parser("check", help="check every data file against its sha256").set_defaults(func=cmd_data_check)
+    prepare = data_sub.add_parser("prepare", help="build the cached derived data of benchmarks (NB101: cells, surrogate)")
+    prepare.add_argument("benchmark", help="comma-separated benchmark names")
+    prepare.set_defaults(func=cmd_data_prepare)
+    report = data_sub.add_parser("surrogate-report", help="cross-validate the NB101 surrogate families, write a report")
+    report.add_argument("--out", default="results/nb101/surrogate.md")
+    report.add_argument("--families", default="xgb-adj,xgb-path,gnn", help="families to cross-validate")
+    report.set_defaults(func=cmd_data_surrogate_report)
     return parser
 
 

@@ -150,3 +150,10 @@ def test_data_check_names_each_broken_file(tmp_path, capsys, monkeypatch):
     assert code == 2
     assert "corrupt data file" in out.out and "nb201/nb201.csv.gz" in out.out
     assert out.out.count(" ok\n") == len(data.FILES) - 1
+
+
+def test_data_prepare_builds_named_benchmarks_and_refuses_unknown_ones(capsys):
+    code, out = cli(["data", "prepare", "nb201-cifar10"], capsys)
+    assert code == 0 and "nb201-cifar10: oracle nb201-tabular, 15625 cells" in out.out
+    code, out = cli(["data", "prepare", "nb999"], capsys)
+    assert code == 2 and "unknown benchmark 'nb999'" in out.err
