@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="the benchmark data directory")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     data_sub.add_parser("check", help="check every data file against its sha256").set_defaults(func=cmd_data_check)
-    prepare = data_sub.add_parser("prepare", help="build the cached derived data of benchmarks (NB101: cells, surrogate)")
+    prepare = data_sub.add_parser("prepare", help="build cached derived data (NB101: cells, surrogate)")
     prepare.add_argument("benchmark", help="comma-separated benchmark names")
     prepare.set_defaults(func=cmd_data_prepare)
     report = data_sub.add_parser("surrogate-report", help="cross-validate the NB101 surrogate families, write a report")
