@@ -55,5 +55,9 @@ reproduce-nb301: setup
 		--seeds $(SEEDS) --budget $(BUDGET) --out runs/nb301 --workers $(WORKERS)
 	$(NASREPRO) report runs/nb301 --out results/nb301 --title "NAS-Bench-301: $(BUDGET) queries, seeds $(SEEDS)"
 
+# Average ranks over every benchmark store that exists.
+leaderboard: setup
+	$(NASREPRO) leaderboard $(wildcard runs/nb101 runs/nb201 runs/nb301) --out results/leaderboard
+
 clean:
 	rm -rf $(VENV) runs .pytest_cache .benchmarks build *.egg-info
