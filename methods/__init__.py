@@ -27,10 +27,14 @@ def get(name: str) -> MethodEntry:
 
 
 def _register_builtin() -> None:
-    from methods import random_search, regularized_evolution
+    from methods import bananas, random_search, regularized_evolution
 
-    for module in (random_search, regularized_evolution):
+    for module in (random_search, regularized_evolution, bananas):
         register(module.ENTRY)
+    from methods import ganas
+
+    register(ganas.ENTRY)
+    register(ganas.MLE_ENTRY)
 
 
 _register_builtin()

@@ -5,6 +5,10 @@ member dies.
 Defaults: population 30 and tournament (sample) size 10, the setting of the NAS-Bench-Suite / NASLib
 experiments (White et al., 2021) and the BANANAS baselines for small query budgets; the population is
 seeded with `initial_random` uniform cells, as in Real et al. (there = population size).
+
+With a run predictor (`--predictor`), each child is the best-predicted of `predictor_pool` children,
+each made by the usual tournament and mutation (predictors/screening.py); without one,
+`predictor_pool` is unused and the run is exactly Algorithm 1.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from methods.base import MethodEntry, SearchContext
+from predictors.screening import Screen
 from suite.benchmarks.base import Arch, Observation
 
 
@@ -21,12 +26,15 @@ class RegularizedEvolutionConfig:
     population_size: int = 30
     sample_size: int = 10
     initial_random: int = 30
+    predictor_pool: int = 20  # children screened per proposal, only when the run has a predictor
 
     def __post_init__(self) -> None:
         if not 1 <= self.sample_size <= self.population_size:
             raise ValueError("need 1 <= sample_size <= population_size")
         if not 1 <= self.initial_random:
             raise ValueError("initial_random must be at least 1")
+        if self.predictor_pool < 1:
+            raise ValueError("predictor_pool must be at least 1")
 
 
 class RegularizedEvolution:
@@ -35,18 +43,26 @@ class RegularizedEvolution:
         self.context = context
         self.population: deque[tuple[Arch, float]] = deque()
         self.n_told = 0
+        self.screen = Screen(context.predictor, context.benchmark) if context.predictor else None
 
     def ask(self) -> list[Arch]:
-        bench, rng = self.context.benchmark, self.context.rng
         if self.n_told < self.config.initial_random:
-            return [bench.sample(rng)]
+            return [self.context.benchmark.sample(self.context.rng)]
         members = list(self.population)
+        if self.screen is None or not self.screen.ready:
+            return [self._child(members)]
+        return self.screen.best([self._child(members) for _ in range(self.config.predictor_pool)], 1)
+
+    def _child(self, members: list[tuple[Arch, float]]) -> Arch:
+        bench, rng = self.context.benchmark, self.context.rng
         # A permutation prefix is a uniform sample without replacement, at a third of rng.choice's cost.
         picks = rng.permutation(len(members))[: self.config.sample_size]
         parent = max((members[i] for i in picks), key=lambda member: member[1])[0]
-        return [bench.mutate(parent, rng)]
+        return bench.mutate(parent, rng)
 
     def tell(self, archs: list[Arch], observations: list[Observation]) -> None:
+        if self.screen is not None:
+            self.screen.observe(archs, observations)
         for arch, obs in zip(archs, observations, strict=True):
             self.population.append((arch, obs.value))
             self.n_told += 1

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+import numpy as np
+
 from predictors.base import Predictor, PredictorEntry, UncertainPredictor
+from suite.benchmarks.base import Benchmark
 from suite.errors import NasreproError
 
 _REGISTRY: dict[str, PredictorEntry] = {}
@@ -22,7 +28,42 @@ def get(name: str) -> PredictorEntry:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise NasreproError(f"unknown predictor {name!r}; known: {', '.join(names()) or 'none yet'}") from None
+        known = ", ".join(names()) or "none yet"
+        raise NasreproError(f"unknown predictor {name!r}; known: {known}") from None
 
 
-__all__ = ["Predictor", "PredictorEntry", "UncertainPredictor", "get", "names", "register"]
+def make_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The default config of a predictor with some settings replaced (checked by the config itself)."""
+    config_cls = get(name).config_cls
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(overrides or {}) - fields)
+    if unknown:
+        raise NasreproError(f"predictor {name!r} has no setting {unknown}; settings: {sorted(fields)}")
+    try:
+        return config_cls(**(overrides or {}))
+    except (TypeError, ValueError) as exc:
+        raise NasreproError(f"{name}: {exc}") from None
+
+
+def build(
+    name: str,
+    benchmark: Benchmark,
+    seed_sequence: np.random.SeedSequence,
+    overrides: dict[str, Any] | None = None,
+) -> Predictor:
+    return get(name).build(make_config(name, overrides), benchmark, seed_sequence)
+
+
+def _register_builtin() -> None:
+    from predictors import baseline, gnn, gp, mlp_ensemble, trees
+
+    for module in (trees, gp, mlp_ensemble, gnn, baseline):
+        for entry in module.ENTRIES:
+            register(entry)
+
+
+_register_builtin()
+
+__all__ = [
+    "Predictor", "PredictorEntry", "UncertainPredictor", "build", "get", "make_config", "names", "register",
+]

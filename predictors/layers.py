@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,3 +62,69 @@ class GraphEncoder(nn.Module):
             h = layer(h, adj) * mask.unsqueeze(-1)
         pooled = h.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
         return h, pooled
+
+
+def build_module(factory: Callable[[], nn.Module], generator: torch.Generator) -> nn.Module:
+    """Construct a module without touching torch's global RNG, then initialise it from `generator`.
+
+    Modules are built on the meta device (no values drawn) and given their values by
+    `init_parameters`, so two runs with generators seeded alike hold bit-identical weights.
+    """
+    with torch.device("meta"):
+        module = factory()
+    module = module.to_empty(device="cpu")
+    init_parameters(module, generator)
+    return module
+
+
+def _init_linear(m: nn.Linear, gen: torch.Generator) -> None:
+    bound = 1.0 / math.sqrt(m.in_features)  # torch's default bound for both weight and bias
+    nn.init.uniform_(m.weight, -bound, bound, generator=gen)
+    if m.bias is not None:
+        nn.init.uniform_(m.bias, -bound, bound, generator=gen)
+
+
+def _init_embedding(m: nn.Embedding, gen: torch.Generator) -> None:
+    nn.init.normal_(m.weight, generator=gen)
+
+
+def _init_recurrent(m: nn.GRUCell | nn.LSTMCell | nn.RNNCell, gen: torch.Generator) -> None:
+    bound = 1.0 / math.sqrt(m.hidden_size)
+    for p in m.parameters(recurse=False):
+        nn.init.uniform_(p, -bound, bound, generator=gen)
+
+
+def _init_layer_norm(m: nn.LayerNorm, gen: torch.Generator) -> None:
+    nn.init.ones_(m.weight)
+    nn.init.zeros_(m.bias)
+
+
+def _init_gin(m: GINLayer, gen: torch.Generator) -> None:
+    nn.init.zeros_(m.eps)
+
+
+_INITIALISERS: dict[type, Callable[[Any, torch.Generator], None]] = {
+    nn.Linear: _init_linear,
+    nn.Embedding: _init_embedding,
+    nn.GRUCell: _init_recurrent,
+    nn.LSTMCell: _init_recurrent,
+    nn.RNNCell: _init_recurrent,
+    nn.LayerNorm: _init_layer_norm,
+    GINLayer: _init_gin,
+}
+
+
+def init_parameters(module: nn.Module, generator: torch.Generator) -> None:
+    """Give every parameter of `module` torch's default initial values, drawn from `generator`.
+
+    A module type not listed here that owns parameters is an error, not silently left as it was.
+    """
+    with torch.no_grad():
+        for m in module.modules():
+            if next(m.parameters(recurse=False), None) is None:
+                continue
+            init = _INITIALISERS.get(type(m))
+            if init is None:
+                raise TypeError(f"init_parameters: no initialiser for {type(m).__name__}")
+            init(m, generator)
+

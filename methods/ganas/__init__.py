@@ -1,0 +1,36 @@
+"""GA-NAS, Changiz Rezaei et al. 2021, "Generative Adversarial Neural Architecture Search" (IJCAI),
+and its maximum-likelihood ablation. See README.md for the design and how the settings were chosen.
+
+Torch is imported when a search is built, not when the registry is read, so listing methods stays fast.
+"""
+
+from __future__ import annotations
+
+from methods.base import Method, MethodEntry, SearchContext
+from methods.ganas.config import GanasConfig, GanasMleConfig, ganas_config_for, mle_config_for
+
+
+def _build_ganas(config: GanasConfig, context: SearchContext) -> Method:
+    from methods.ganas.search import GaNas
+
+    return GaNas(config, context)
+
+
+def _build_mle(config: GanasMleConfig, context: SearchContext) -> Method:
+    from methods.ganas.search import GaNasMle
+
+    return GaNasMle(config, context)
+
+
+ENTRY = MethodEntry(
+    "ganas", GanasConfig, _build_ganas,
+    "GA-NAS: generator fitted to the top-k cells adversarially (pairwise GNN discriminator, PPO)",
+    config_for=ganas_config_for,
+)
+MLE_ENTRY = MethodEntry(
+    "ganas-mle", GanasMleConfig, _build_mle,
+    "GA-NAS ablation: the same generator fitted to the top-k cells by maximum likelihood",
+    config_for=mle_config_for,
+)
+
+__all__ = ["ENTRY", "MLE_ENTRY", "GanasConfig", "GanasMleConfig"]

@@ -1,0 +1,249 @@
+"""The GA-NAS search loop (Algorithm 1) and its two ways of fitting the generator to the truth set.
+
+`GaNas` trains the generator adversarially (Algorithm 2: a pairwise discriminator, PPO with the
+discriminator's belief as reward); `GaNasMle` fits the same generator by maximum likelihood, the plain
+cross-entropy method, as an ablation. Everything else (X0, truth set, proposals) is shared.
+
+Reproducibility: every random draw after X0 comes from two torch generators seeded from the run
+(stream 0 initialises the networks, stream 1 drives sampling). The constructor sets torch to one
+thread and deterministic algorithms; both settings are process-wide, which is acceptable because the
+runner runs one search per process (worker) at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from methods.base import SearchContext
+from methods.ganas import spaces
+from methods.ganas.config import GanasConfig, GanasMleConfig
+from methods.ganas.networks import Generator, GraphBatch, PairDiscriminator, Rollout
+from predictors.layers import build_module
+from suite.benchmarks.base import Arch, CellGraph, Observation
+from suite.errors import NasreproError
+
+
+@dataclass(frozen=True)
+class Cell:
+    arch: Arch
+    key: str
+    graph: CellGraph  # the benchmark's own graph of the cell (canonical, e.g. pruned on NB101)
+    feasible: bool
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    cell: Cell
+    value: float
+
+
+def configure_torch() -> None:
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+
+
+class PolicyTrainer:
+    """PPO for the generator: clipped ratio, moving-average baseline, entropy bonus."""
+
+    def __init__(self, generator: Generator, lr: float, clip: float, entropy_weight: float,
+                 baseline_decay: float, epochs: int) -> None:
+        self.generator = generator
+        self.optimizer = torch.optim.Adam(generator.parameters(), lr=lr)
+        self.clip, self.entropy_weight = clip, entropy_weight
+        self.baseline_decay, self.epochs = baseline_decay, epochs
+        self.baseline: float | None = None
+
+    def update(self, cells: GraphBatch, rollout: Rollout, reward: torch.Tensor) -> None:
+        mean = float(reward.mean())
+        self.baseline = mean if self.baseline is None else (
+            self.baseline_decay * self.baseline + (1 - self.baseline_decay) * mean
+        )
+        # The baseline centres the reward; dividing by its spread keeps the step size independent of
+        # how sharp the discriminator currently is.
+        advantage = (reward - self.baseline) / (reward.std() + 1e-8)
+        old = rollout.log_prob.detach()
+        for _ in range(self.epochs):
+            log_prob, entropy = self.generator.score(cells, rollout.inputs, rollout.actions, rollout.masks)
+            ratio = torch.exp(log_prob - old)
+            clipped = torch.clamp(ratio, 1 - self.clip, 1 + self.clip)
+            objective = torch.minimum(ratio * advantage, clipped * advantage).mean()
+            loss = -(objective + self.entropy_weight * entropy.mean())
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+
+
+class _Search:
+    """Algorithm 1: X0 at random, then truth set -> fit G -> generate and evaluate new cells."""
+
+    def __init__(self, config: GanasConfig | GanasMleConfig, context: SearchContext) -> None:
+        configure_torch()
+        self.config, self.context = config, context
+        self.bench = context.benchmark
+        self.space = spaces.for_benchmark(self.bench)
+        init = context.torch_generator(0)
+        self.gen = context.torch_generator(1)
+        self.generator: Generator = build_module(
+            lambda: Generator(len(self.space.graph_ops), self.space.kinds, self.space.step_kind,
+                              config.gnn_dim, config.gnn_layers, config.hidden),
+            init,
+        )
+        self.init_gen = init
+        self.evaluated: dict[str, Evaluated] = {}
+        self._decoded: dict[bytes, Cell | None] = {}
+        self._started = False
+        self.history: list[dict[str, float]] = []  # per inner round: diagnostics for tests and tuning
+
+    def ask(self) -> list[Arch]:
+        bench, rng = self.bench, self.context.rng
+        if not self._started:
+            self._started = True
+            # Same draws, in the same order, as random search: common random numbers across methods.
+            return [bench.sample(rng) for _ in range(self.config.n_init)]
+        truth = self.truth_set()
+        if not truth:  # no feasible cell evaluated yet: nothing to imitate, keep sampling at random
+            return [bench.sample(rng)]
+        cells = GraphBatch.of([c.graph for c in truth])
+        self.fit(truth, cells)
+        return self.propose(cells, len(truth))
+
+    def tell(self, archs: list[Arch], observations: list[Observation]) -> None:
+        for arch, obs in zip(archs, observations, strict=True):
+            key = self.bench.key(arch)
+            if key not in self.evaluated:
+                cell = Cell(arch, key, self.bench.graph(arch), self.context.feasible(arch))
+                self.evaluated[key] = Evaluated(cell, obs.value)
+
+    def truth_set(self) -> list[Cell]:
+        """The top-k feasible evaluated cells by the search metric (ties: the earlier evaluated)."""
+        feasible = [e for e in self.evaluated.values() if e.cell.feasible]
+        feasible.sort(key=lambda e: -e.value)
+        return [e.cell for e in feasible[: self.config.top_k]]
+
+    def fit(self, truth: list[Cell], cells: GraphBatch) -> None:
+        raise NotImplementedError
+
+    def inputs(self, n_truth: int) -> torch.Tensor:
+        """Input cells for the generator, drawn uniformly from the truth set."""
+        return torch.randint(n_truth, (self.config.rollouts,), generator=self.gen)
+
+    def decode(self, actions: torch.Tensor) -> list[Cell | None]:
+        """The cells a batch of decision sequences spells (None: outside the space)."""
+        out = []
+        for row in actions.numpy():
+            token = row.tobytes()
+            if token not in self._decoded:
+                arch = spaces.decode(self.space, self.bench, row)
+                self._decoded[token] = None if arch is None else self._cell(arch)
+            out.append(self._decoded[token])
+        return out
+
+    def _cell(self, arch: Arch) -> Cell:
+        key = self.bench.key(arch)
+        if key in self.evaluated:
+            return self.evaluated[key].cell
+        return Cell(arch, key, self.bench.graph(arch), self.context.feasible(arch))
+
+    def propose(self, cells: GraphBatch, n_truth: int) -> list[Arch]:
+        """Xt: new feasible cells drawn from G. Only these (and X0) are ever queried.
+
+        When G keeps producing cells already evaluated (it has converged on the truth set), its
+        sampling temperature doubles after every batch that brings nothing new.
+        """
+        chosen: dict[str, Arch] = {}
+        temperature = 1.0
+        for _ in range(self.config.max_proposal_batches):
+            with torch.no_grad():
+                rollout = self.generator.sample(self.space, cells, self.inputs(n_truth), self.gen, temperature)
+            before = len(chosen)
+            for cell in self.decode(rollout.actions):
+                if cell is None or not cell.feasible or cell.key in self.evaluated or cell.key in chosen:
+                    continue
+                chosen[cell.key] = cell.arch
+                if len(chosen) == self.config.n_eval:
+                    return list(chosen.values())
+            if len(chosen) == before:
+                temperature *= 2
+        if not chosen:
+            raise NasreproError(
+                f"GA-NAS drew {self.config.max_proposal_batches} batches without a new feasible cell"
+            )
+        return list(chosen.values())
+
+
+class GaNas(_Search):
+    """GA-NAS: adversarial fitting of the generator (Algorithm 2)."""
+
+    config: GanasConfig
+
+    def __init__(self, config: GanasConfig, context: SearchContext) -> None:
+        super().__init__(config, context)
+        self.discriminator: PairDiscriminator = build_module(
+            lambda: PairDiscriminator(len(self.space.graph_ops), config.gnn_dim, config.gnn_layers, config.hidden),
+            self.init_gen,
+        )
+        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_discriminator)
+        self.policy = PolicyTrainer(
+            self.generator, config.lr_generator, config.ppo_clip, config.entropy_weight,
+            config.baseline_decay, config.ppo_epochs,
+        )
+
+    def fit(self, truth: list[Cell], cells: GraphBatch) -> None:
+        cfg = self.config
+        for _ in range(cfg.inner_rounds):
+            with torch.no_grad():
+                rollout = self.generator.sample(self.space, cells, self.inputs(len(truth)), self.gen)
+            generated = self.decode(rollout.actions)
+            valid = [i for i, c in enumerate(generated) if c is not None]
+            d_loss = self.train_discriminator(cells, GraphBatch.of([generated[i].graph for i in valid[: cfg.top_k]]))
+            reward = torch.zeros(len(generated))
+            scored = [i for i in valid if generated[i].feasible]  # infeasible cells earn no reward
+            if scored:
+                reward[scored] = self.belief(GraphBatch.of([generated[i].graph for i in scored]), cells)
+            self.policy.update(cells, rollout, reward)
+            self.history.append({"reward": float(reward.mean()), "d_loss": d_loss, "valid": len(valid)})
+
+    def train_discriminator(self, truth: GraphBatch, fake: GraphBatch) -> float:
+        """Relativistic loss on every (truth, fake) pair: the truth-set cell should be judged the real one."""
+        loss = torch.tensor(float("nan"))
+        for _ in range(self.config.d_steps):
+            logits = self.discriminator.pair_logits(self.discriminator.embed(truth), self.discriminator.embed(fake))
+            loss = F.softplus(-logits).mean()
+            self.d_optimizer.zero_grad()
+            loss.backward()
+            self.d_optimizer.step()
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def belief(self, candidates: GraphBatch, truth: GraphBatch) -> torch.Tensor:
+        """Reward: the discriminator's mean belief that each candidate, not the truth cell, is the real one."""
+        d = self.discriminator
+        return torch.sigmoid(d.pair_logits(d.embed(candidates), d.embed(truth))).mean(1)
+
+
+class GaNasMle(_Search):
+    """The ablation: the generator fitted to the truth set by maximum likelihood (cross-entropy method)."""
+
+    config: GanasMleConfig
+
+    def __init__(self, config: GanasMleConfig, context: SearchContext) -> None:
+        super().__init__(config, context)
+        self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr_generator)
+
+    def fit(self, truth: list[Cell], cells: GraphBatch) -> None:
+        actions = torch.from_numpy(np.stack([self.space.to_actions(c.graph) for c in truth]))
+        masks = [torch.from_numpy(self.space.masks(step, actions[:, :step].numpy()))
+                 for step in range(actions.shape[1])]
+        for _ in range(self.config.mle_steps):
+            inputs = self.inputs(len(truth))
+            target = torch.randint(len(truth), (self.config.rollouts,), generator=self.gen)
+            log_prob, _ = self.generator.score(cells, inputs, actions[target], [m[target] for m in masks])
+            loss = -log_prob.mean()
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            self.history.append({"nll": float(loss.detach())})

@@ -1,0 +1,50 @@
+"""Predictor-assisted proposal: a method draws a pool of cells, the predictor keeps the best-predicted.
+
+Used by RS and RE (`predictor_pool`) when a run has `--predictor`: the predictor is refitted on every
+cell evaluated so far whenever new results arrived, and screens only once `min_observations` results
+exist (before that the method proposes as it would without a predictor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from predictors.base import Predictor
+from suite.benchmarks.base import Arch, Benchmark, Observation
+
+MIN_OBSERVATIONS = 10
+
+
+class Screen:
+    def __init__(self, predictor: Predictor, benchmark: Benchmark, min_observations: int = MIN_OBSERVATIONS) -> None:
+        self.predictor = predictor
+        self.benchmark = benchmark
+        self.min_observations = max(2, min_observations)
+        self.archs: list[Arch] = []
+        self.values: list[float] = []
+        self.seen: set[str] = set()
+        self._fitted_on = 0
+
+    def observe(self, archs: Sequence[Arch], observations: Sequence[Observation]) -> None:
+        for arch, obs in zip(archs, observations, strict=True):
+            key = self.benchmark.key(arch)
+            if key not in self.seen:
+                self.seen.add(key)
+                self.archs.append(arch)
+                self.values.append(obs.value)
+
+    @property
+    def ready(self) -> bool:
+        return len(self.archs) >= self.min_observations
+
+    def best(self, pool: Sequence[Arch], k: int) -> list[Arch]:
+        """The k cells of the pool with the highest predicted value, preferring cells not yet evaluated."""
+        if self._fitted_on != len(self.archs):
+            self.predictor.fit(self.archs, np.asarray(self.values))
+            self._fitted_on = len(self.archs)
+        unique = {self.benchmark.key(a): a for a in pool}
+        fresh = [a for key, a in unique.items() if key not in self.seen] or list(unique.values())
+        predicted = np.asarray(self.predictor.predict(fresh))
+        return [fresh[i] for i in np.argsort(-predicted, kind="stable")[:k]]
