@@ -101,6 +101,72 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_predictors(args: argparse.Namespace) -> int:
+    import hashlib
+    import json
+
+    import pandas as pd
+
+    import predictors
+    from predictors import evaluate
+    from suite import benchmarks
+
+    names = _names(args.benchmark)
+    for name in names:
+        benchmarks.check_name(name)
+    predictor_names = list(_names(args.predictor))
+    for name in predictor_names:
+        predictors.get(name)
+    sizes = evaluate.DEFAULT_TRAIN_SIZES if args.train_sizes is None else _positive_ints(args.train_sizes)
+    if args.trials < 1:
+        raise NasreproError("--trials must be at least 1")
+    parts = Path(args.out) / "parts"
+    frames = []
+    # One finished benchmark is one file, so an interrupted benchmark run resumes at the next benchmark.
+    for name in names:
+        usable = _applicable(predictor_names, benchmarks.get(name))
+        setting = json.dumps([name, usable, sizes, args.trials, args.seed], sort_keys=True)
+        part = parts / f"{name}-{hashlib.sha256(setting.encode()).hexdigest()[:12]}.csv"
+        if part.is_file():
+            frames.append(pd.read_csv(part))
+            print(f"{name}: already done ({part})")
+            continue
+        frame = evaluate.evaluate(name, usable, sizes, args.trials, args.seed)
+        parts.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(part.with_suffix(".tmp"), index=False)
+        part.with_suffix(".tmp").replace(part)
+        frames.append(frame)
+        print(f"{name}: done")
+    path = evaluate.write_report(pd.concat(frames, ignore_index=True), Path(args.out))
+    print(f"predictor report written to {path}")
+    return 0
+
+
+def _applicable(predictor_names: list[str], bench) -> list[str]:
+    """The predictors that can work on `bench`; a baseline on a metric the benchmark lacks is skipped, saying so."""
+    import numpy as np
+
+    import predictors
+
+    usable = []
+    for name in predictor_names:
+        try:
+            predictors.build(name, bench, np.random.SeedSequence(0), None)
+            usable.append(name)
+        except NasreproError as exc:
+            print(f"{bench.name}: skipping predictor {name}: {exc}")
+    if not usable:
+        raise NasreproError(f"none of the predictors {predictor_names} applies to {bench.name}")
+    return usable
+
+
+def _positive_ints(text: str) -> list[int]:
+    values = _names(text)
+    if not all(v.isdigit() and int(v) > 0 for v in values):
+        raise NasreproError(f"expected positive integers like 5,10,20, got {text!r}")
+    return [int(v) for v in values]
+
+
 def cmd_data_check(args: argparse.Namespace) -> int:
     from suite import data
     from suite.errors import DataError
@@ -171,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--budget", type=int, default=None, help="budget to report (default: all runs reach it)")
     report.add_argument("--title", default=None)
     report.set_defaults(func=cmd_report)
+
+    pred = sub.add_parser("predictors", help="the predictor benchmark (White et al. 2021 protocol)")
+    pred.add_argument("--benchmark", required=True, help="comma-separated benchmark names")
+    pred.add_argument("--predictor", required=True, help="comma-separated predictor names")
+    pred.add_argument("--train-sizes", default=None, help="e.g. 5,10,20 (default: 9 sizes on a log grid 5..1000)")
+    pred.add_argument("--trials", type=int, default=5, help="repeated trials with fresh cells (default 5)")
+    pred.add_argument("--seed", type=int, default=0)
+    pred.add_argument("--out", required=True, help="output directory, e.g. results/predictors")
+    pred.set_defaults(func=cmd_predictors)
 
     board = sub.add_parser("leaderboard", help="average rank of each method over benchmarks and budgets")
     board.add_argument("stores", nargs="+", help="results store directories")

@@ -157,3 +157,27 @@ def test_data_prepare_builds_named_benchmarks_and_refuses_unknown_ones(capsys):
     assert code == 0 and "nb201-cifar10: oracle nb201-tabular, 15625 cells" in out.out
     code, out = cli(["data", "prepare", "nb999"], capsys)
     assert code == 2 and "unknown benchmark 'nb999'" in out.err
+
+
+def test_predictor_benchmark_skips_inapplicable_baselines_and_resumes(tmp_path, capsys):
+    argv = ["predictors", "--benchmark", "nb201-cifar100", "--predictor", "xgb,params", "--train-sizes", "5,10",
+            "--trials", "1", "--out", str(tmp_path)]
+    code, out = cli(argv, capsys)
+    assert code == 0 and "skipping predictor params" in out.out
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert set(results["predictor"]) == {"xgb"} and sorted(results["train_size"]) == [5, 10]
+    code, out = cli(argv, capsys)
+    assert code == 0 and "already done" in out.out
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "results.csv"), results)
+
+
+def test_predictor_benchmark_refuses_bad_input(tmp_path, capsys):
+    base = ["predictors", "--benchmark", "nb201-cifar10", "--out", str(tmp_path / "out")]
+    for extra, message in [
+        (["--predictor", "oracle"], "unknown predictor"),
+        (["--predictor", "xgb", "--train-sizes", "0,5"], "positive integers"),
+        (["--predictor", "xgb", "--trials", "0"], "at least 1"),
+    ]:
+        code, out = cli(base + extra, capsys)
+        assert code == 2 and message in out.err
+    assert not (tmp_path / "out").exists()
