@@ -8,6 +8,8 @@ WORKERS ?= 2
 SEEDS ?= 0-9
 BUDGET ?= 150
 METHODS ?= rs,re,bananas,ganas,ganas-mle
+# Another budget gets its own store and report: `make reproduce-nb201 BUDGET=300` -> runs/nb201-300, results/nb201-300.
+SUFFIX := $(if $(filter 150,$(BUDGET)),,-$(BUDGET))
 
 .PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 surrogate-report-nb101 leaderboard clean
 
@@ -36,15 +38,17 @@ lint: setup
 # Each reproduce target: runs into runs/<name> (resumable: rerun after an interruption), then the report.
 reproduce-nb201: setup
 	$(NASREPRO) run --benchmark nb201-cifar10,nb201-cifar100,nb201-imagenet16 --method $(METHODS) \
-		--seeds $(SEEDS) --budget $(BUDGET) --out runs/nb201 --workers $(WORKERS)
-	$(NASREPRO) report runs/nb201 --out results/nb201 --title "NAS-Bench-201: $(BUDGET) queries, seeds $(SEEDS)"
+		--seeds $(SEEDS) --budget $(BUDGET) --out runs/nb201$(SUFFIX) --workers $(WORKERS)
+	$(NASREPRO) verify runs/nb201$(SUFFIX) --sample 10
+	$(NASREPRO) report runs/nb201$(SUFFIX) --out results/nb201$(SUFFIX) --title "NAS-Bench-201: $(BUDGET) queries, seeds $(SEEDS)"
 
 # The flagship: the GA-NAS comparison on NAS-Bench-101 (surrogate oracle unless the official file is present).
 reproduce-nb101: setup
 	$(NASREPRO) data prepare nb101
 	$(NASREPRO) run --benchmark nb101 --method $(METHODS) \
-		--seeds $(SEEDS) --budget $(BUDGET) --out runs/nb101 --workers $(WORKERS)
-	$(NASREPRO) report runs/nb101 --out results/nb101 --title "NAS-Bench-101: $(BUDGET) queries, seeds $(SEEDS)"
+		--seeds $(SEEDS) --budget $(BUDGET) --out runs/nb101$(SUFFIX) --workers $(WORKERS)
+	$(NASREPRO) verify runs/nb101$(SUFFIX) --sample 10
+	$(NASREPRO) report runs/nb101$(SUFFIX) --out results/nb101$(SUFFIX) --title "NAS-Bench-101: $(BUDGET) queries, seeds $(SEEDS)"
 
 # Cross-validation of the NB101 surrogate families (slow: 10 folds each), written to results/nb101/surrogate.md.
 surrogate-report-nb101: setup
@@ -52,8 +56,9 @@ surrogate-report-nb101: setup
 
 reproduce-nb301: setup
 	$(NASREPRO) run --benchmark nb301 --method $(METHODS) \
-		--seeds $(SEEDS) --budget $(BUDGET) --out runs/nb301 --workers $(WORKERS)
-	$(NASREPRO) report runs/nb301 --out results/nb301 --title "NAS-Bench-301: $(BUDGET) queries, seeds $(SEEDS)"
+		--seeds $(SEEDS) --budget $(BUDGET) --out runs/nb301$(SUFFIX) --workers $(WORKERS)
+	$(NASREPRO) verify runs/nb301$(SUFFIX) --sample 10
+	$(NASREPRO) report runs/nb301$(SUFFIX) --out results/nb301$(SUFFIX) --title "NAS-Bench-301: $(BUDGET) queries, seeds $(SEEDS)"
 
 # Average ranks over every benchmark store that exists.
 leaderboard: setup
