@@ -20,7 +20,6 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -231,33 +230,6 @@ def _gnn_regressor(dim: int, layers: int):
     return GnnRegressor()
 
 
-def _init_parameters(module, generator) -> None:
-    # nn.Module draws its initial weights from torch's global generator; redraw them from ours.
-    import torch
-    from torch import nn
-
-    with torch.no_grad():
-        for sub in module.modules():
-            if isinstance(sub, nn.Linear):
-                bound = 1.0 / np.sqrt(sub.in_features)
-                sub.weight.uniform_(-bound, bound, generator=generator)
-                sub.bias.uniform_(-bound, bound, generator=generator)
-            elif isinstance(sub, nn.Embedding):
-                sub.weight.normal_(0.0, 1.0, generator=generator)
-
-
-@contextmanager
-def _one_thread():
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _graph_tensors(table: space.CellTable, rows: np.ndarray):
     import torch
 
@@ -275,10 +247,12 @@ def _gnn(table, train_rows, y, predict_rows, config, seed):
     import torch
     from torch import nn
 
+    from predictors.common import one_torch_thread
+    from predictors.layers import build_module
+
     generator = torch.Generator().manual_seed(seed)
-    with _one_thread():
-        model = _gnn_regressor(config.gnn_dim, config.gnn_layers)
-        _init_parameters(model, generator)
+    with one_torch_thread():
+        model = build_module(lambda: _gnn_regressor(config.gnn_dim, config.gnn_layers), generator)
         mean, std = float(y.mean()), float(y.std())
         x_train = _graph_tensors(table, train_rows)
         target = torch.from_numpy(((y - mean) / std).astype(np.float32))
