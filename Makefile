@@ -11,7 +11,7 @@ METHODS ?= rs,re,bananas,ganas,ganas-mle
 # Another budget gets its own store and report: `make reproduce-nb201 BUDGET=300` -> runs/nb201-300, results/nb201-300.
 SUFFIX := $(if $(filter 150,$(BUDGET)),,-$(BUDGET))
 
-.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 surrogate-report-nb101 leaderboard clean
+.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 surrogate-report-nb101 budget-study-nb201 leaderboard clean
 
 setup: $(STAMP)
 
@@ -49,6 +49,13 @@ reproduce-nb101: setup
 		--seeds $(SEEDS) --budget $(BUDGET) --out runs/nb101$(SUFFIX) --workers $(WORKERS)
 	$(NASREPRO) verify runs/nb101$(SUFFIX) --sample 10
 	$(NASREPRO) report runs/nb101$(SUFFIX) --out results/nb101$(SUFFIX) --title "NAS-Bench-101: $(BUDGET) queries, seeds $(SEEDS)"
+
+# When does GA-NAS stop improving? Every method at twice the budget on NB201 CIFAR-10 (the tuning benchmark).
+budget-study-nb201: setup
+	$(NASREPRO) run --benchmark nb201-cifar10 --method $(METHODS) --seeds $(SEEDS) --budget 300 \
+		--out runs/nb201-300 --workers $(WORKERS)
+	$(NASREPRO) report runs/nb201-300 --benchmark nb201-cifar10 --out results/nb201-cifar10-300 \
+		--title "NAS-Bench-201 CIFAR-10: 300 queries, seeds $(SEEDS)"
 
 # Cross-validation of the NB101 surrogate families (slow: 10 folds each), written to results/nb101/surrogate.md.
 surrogate-report-nb101: setup

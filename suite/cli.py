@@ -67,7 +67,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     for store in args.stores:
         if not Path(store).is_dir():
             raise NasreproError(f"no results store at {store}")
-    path = write_report([Path(s) for s in args.stores], Path(args.out), budget=args.budget, title=args.title)
+    only = list(_names(args.benchmark)) if args.benchmark else None
+    path = write_report([Path(s) for s in args.stores], Path(args.out), budget=args.budget, title=args.title,
+                        benchmarks=only)
     print(f"report written to {path}")
     return 0
 
@@ -236,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True, help="output directory, e.g. results/nb201")
     report.add_argument("--budget", type=int, default=None, help="budget to report (default: all runs reach it)")
     report.add_argument("--title", default=None)
+    report.add_argument("--benchmark", default=None, help="report only these benchmarks (comma-separated)")
     report.set_defaults(func=cmd_report)
 
     pred = sub.add_parser("predictors", help="the predictor benchmark (White et al. 2021 protocol)")

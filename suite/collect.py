@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,8 @@ class Results:
         return set(self.runs.loc[self.runs["budget_seconds"].notna(), "benchmark"])
 
 
-def load(store_dirs: list[Path] | tuple[Path, ...]) -> Results:
+def load(store_dirs: list[Path] | tuple[Path, ...], benchmarks: Sequence[str] | None = None) -> Results:
+    """All runs of the stores, or only those on `benchmarks` (plain benchmark names)."""
     if not store_dirs:
         raise NasreproError("no results store given")
     frames, metas, origin = [], {}, {}
@@ -53,6 +55,11 @@ def load(store_dirs: list[Path] | tuple[Path, ...]) -> Results:
             origin.setdefault(run_id, str(directory))
     trajectories = pd.concat(frames, ignore_index=True).drop_duplicates(["run_id", "step"])
     runs = _runs_table(metas, origin)
+    if benchmarks is not None:
+        absent = sorted(set(benchmarks) - set(runs["benchmark_name"]))
+        if absent:
+            raise NasreproError(f"no runs of {', '.join(absent)} in {', '.join(map(str, store_dirs))}")
+        runs = runs[runs["benchmark_name"].isin(benchmarks)]
     runs = runs.sort_values(["n_queries", "run_id"], ascending=[False, True])
     runs = runs.drop_duplicates(_SAMPLE).sort_values([*_SAMPLE[:3], "experiment_seed", "repeat"])
     runs = runs.reset_index(drop=True)

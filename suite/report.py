@@ -17,9 +17,10 @@ from suite.errors import NasreproError
 
 
 def write_report(
-    store_dirs: list[Path], out: Path, budget: int | None = None, title: str | None = None
+    store_dirs: list[Path], out: Path, budget: int | None = None, title: str | None = None,
+    benchmarks: list[str] | None = None,
 ) -> Path:
-    results = collect.load(store_dirs)
+    results = collect.load(store_dirs, benchmarks)
     trajectories = results.trajectories
     main = _main_budgets(trajectories, results.timed, budget)
     trajectories = trajectories[trajectories["step"] <= trajectories["benchmark"].map(main)]

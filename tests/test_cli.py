@@ -181,3 +181,16 @@ def test_predictor_benchmark_refuses_bad_input(tmp_path, capsys):
         code, out = cli(base + extra, capsys)
         assert code == 2 and message in out.err
     assert not (tmp_path / "out").exists()
+
+
+def test_report_can_be_limited_to_some_benchmarks(tmp_path, capsys):
+    store = tmp_path / "store"
+    argv = RUN + ["--out", str(store)]
+    argv[argv.index("--benchmark") + 1] = "nb201-cifar10,nb201-cifar100"
+    assert cli(argv, capsys)[0] == 0
+    code, _ = cli(["report", str(store), "--benchmark", "nb201-cifar100", "--out", str(tmp_path / "r")], capsys)
+    assert code == 0
+    finals = pd.read_csv(tmp_path / "r" / "finals.csv")
+    assert set(finals["benchmark"]) == {"nb201-cifar100"}
+    code, out = cli(["report", str(store), "--benchmark", "nb301", "--out", str(tmp_path / "r2")], capsys)
+    assert code == 2 and "no runs of nb301" in out.err
