@@ -8,10 +8,11 @@ WORKERS ?= 2
 SEEDS ?= 0-9
 BUDGET ?= 150
 METHODS ?= rs,re,bananas,ganas,ganas-mle
+STUDY_METHODS ?= rs,re,ganas,ganas-mle
 # Another budget gets its own store and report: `make reproduce-nb201 BUDGET=300` -> runs/nb201-300, results/nb201-300.
 SUFFIX := $(if $(filter 150,$(BUDGET)),,-$(BUDGET))
 
-.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 surrogate-report-nb101 budget-study-nb201 leaderboard clean
+.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 surrogate-report-nb101 budget-study-nb201 budget-study-nb101 leaderboard clean
 
 setup: $(STAMP)
 
@@ -56,6 +57,12 @@ budget-study-nb201: setup
 		--out runs/nb201-300 --workers $(WORKERS)
 	$(NASREPRO) report runs/nb201-300 --benchmark nb201-cifar10 --out results/nb201-cifar10-300 \
 		--title "NAS-Bench-201 CIFAR-10: 300 queries, seeds $(SEEDS)"
+
+# The same on NB101 for GA-NAS, its ablation, RE and RS (BANANAS at 300 queries costs ~10x more: STUDY_METHODS=... adds it).
+budget-study-nb101: setup
+	$(NASREPRO) run --benchmark nb101 --method $(STUDY_METHODS) --seeds $(SEEDS) \
+		--budget 300 --out runs/nb101-300 --workers $(WORKERS)
+	$(NASREPRO) report runs/nb101-300 --out results/nb101-300 --title "NAS-Bench-101: 300 queries, seeds $(SEEDS)"
 
 # Cross-validation of the NB101 surrogate families (slow: 10 folds each), written to results/nb101/surrogate.md.
 surrogate-report-nb101: setup
