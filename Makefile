@@ -12,7 +12,7 @@ STUDY_METHODS ?= rs,re,ganas,ganas-mle
 # Another budget gets its own store and report: `make reproduce-nb201 BUDGET=300` -> runs/nb201-300, results/nb201-300.
 SUFFIX := $(if $(filter 150,$(BUDGET)),,-$(BUDGET))
 
-.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 surrogate-report-nb101 budget-study-nb201 budget-study-nb101 leaderboard clean
+.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 surrogate-report-nb101 budget-study-nb201 budget-study-nb101 reproduce-predictors leaderboard clean
 
 setup: $(STAMP)
 
@@ -73,6 +73,12 @@ reproduce-nb301: setup
 		--seeds $(SEEDS) --budget $(BUDGET) --out runs/nb301$(SUFFIX) --workers $(WORKERS)
 	$(NASREPRO) verify runs/nb301$(SUFFIX) --sample 10
 	$(NASREPRO) report runs/nb301$(SUFFIX) --out results/nb301$(SUFFIX) --title "NAS-Bench-301: $(BUDGET) queries, seeds $(SEEDS)"
+
+# The predictor benchmark (White et al. 2021 protocol): every predictor on every benchmark, 2 trials
+# (the finished benchmarks are kept in results/predictors/parts, so an interrupted run resumes).
+reproduce-predictors: setup
+	$(NASREPRO) predictors --benchmark nb201-cifar10,nb101,nb301,nb201-cifar100,nb201-imagenet16 \
+		--predictor xgb,rf,gp,mlp_ensemble,gnn,flops,params --trials 2 --out results/predictors
 
 # Average ranks over every benchmark store that exists.
 leaderboard: setup
