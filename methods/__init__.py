@@ -5,7 +5,6 @@ from __future__ import annotations
 from methods.base import Method, MethodEntry, SearchContext
 from suite.errors import NasreproError
 
-
 _REGISTRY: dict[str, MethodEntry] = {}
 
 

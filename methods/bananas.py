@@ -138,4 +138,5 @@ class Bananas:
 ENTRY = MethodEntry(
     "bananas", BananasConfig, Bananas,
     "BANANAS, White et al. 2021: path encoding, MLP ensemble, independent Thompson sampling over mutations",
+    uses_predictor=True,
 )

@@ -67,6 +67,9 @@ class MethodEntry:
     # Part of every run id: bump it when a change alters what the method proposes for the same config
     # and seed, so stores never mix trajectories of the old and the new code.
     version: int = 1
+    # Whether the method uses a run predictor (`--predictor`); a run giving one to a method that would
+    # ignore it is refused rather than silently run without it.
+    uses_predictor: bool = False
 
     def default_config(self, benchmark: str) -> Any:
         return self.config_for(benchmark) if self.config_for else self.config_cls()

@@ -44,4 +44,6 @@ class RandomSearch:
             self.screen.observe(archs, observations)
 
 
-ENTRY = MethodEntry("rs", RandomSearchConfig, RandomSearch, "random search: uniform samples of the space")
+ENTRY = MethodEntry(
+    "rs", RandomSearchConfig, RandomSearch, "random search: uniform samples of the space", uses_predictor=True
+)

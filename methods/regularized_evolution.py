@@ -73,4 +73,5 @@ class RegularizedEvolution:
 ENTRY = MethodEntry(
     "re", RegularizedEvolutionConfig, RegularizedEvolution,
     "regularized (aging) evolution, Real et al. 2019",
+    uses_predictor=True,
 )

@@ -83,6 +83,9 @@ class ExperimentSpec:
             import predictors
 
             predictors.get(self.predictor)
+            ignoring = sorted(name for name, entry in entries.items() if not entry.uses_predictor)
+            if ignoring:
+                raise NasreproError(f"--predictor is not used by {', '.join(ignoring)}; run those without it")
         constraint = Constraint.parse(self.constraint) if self.constraint else None
         runs = []
         for bench_name in self.benchmarks:

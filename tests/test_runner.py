@@ -116,6 +116,7 @@ def test_partial_writes_are_discarded_and_never_read(tmp_path):
         ({"constraint": "flops_m=3"}, "cannot read constraint"),
         ({"method_settings": {"re": {"sample_size": "100"}}}, "sample_size"),
         ({"method_settings": {"re": {"colour": "red"}}}, "no setting"),
+        ({"methods": ("re", "ganas"), "predictor": "xgb"}, "not used by ganas"),
     ],
 )
 def test_bad_experiments_are_refused_before_running(kwargs, message):
