@@ -34,11 +34,6 @@ def at_budget(trajectories: pd.DataFrame, budget: int) -> pd.DataFrame:
     return out.sort_values([*GROUP, "repeat"]).reset_index(drop=True)
 
 
-def common_budget(trajectories: pd.DataFrame) -> int:
-    """The largest budget every run reached."""
-    return int(trajectories.groupby("run_id")["step"].max().min())
-
-
 def common_budgets(trajectories: pd.DataFrame, timed: Collection[str] = ()) -> dict[str, int]:
     """Per benchmark, the largest budget every run on it reached (benchmarks may have different budgets).
 
