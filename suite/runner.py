@@ -185,8 +185,13 @@ def _execute_and_store(run: RunSpec, root: str) -> str:
 
 def _init_worker() -> None:
     # Runs are spread over processes; threads inside a run would fight over the same cores and make
-    # floating-point reductions depend on scheduling.
+    # floating-point reductions depend on scheduling. The worker has already imported numpy (and its
+    # BLAS) to unpickle this function, so the environment variable alone would come too late for them:
+    # threadpoolctl limits the pools already loaded, the variable those loaded later.
+    from threadpoolctl import threadpool_limits
+
     os.environ["OMP_NUM_THREADS"] = "1"
+    threadpool_limits(limits=1)
 
 
 @dataclass
