@@ -153,7 +153,7 @@ def _applicable(predictor_names: list[str], bench) -> list[str]:
     usable = []
     for name in predictor_names:
         try:
-            predictors.build(name, bench, np.random.SeedSequence(0), None)
+            predictors.build(name, bench.space, np.random.SeedSequence(0), None)
             usable.append(name)
         except NasreproError as exc:
             print(f"{bench.name}: skipping predictor {name}: {exc}")
