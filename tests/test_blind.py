@@ -23,7 +23,6 @@ import pytest
 import torch
 
 import methods
-import predictors
 from methods.base import SearchContext
 from suite import benchmarks
 from suite.benchmarks import nb101, nb101_space, nb101_surrogate, nb201, nb301
@@ -230,7 +229,7 @@ def _nb101_accuracies(bench) -> list[np.ndarray]:
 
 def _nb101() -> nb101.Nb101:
     if not nb101_space.CellTable.path().is_file():
-        pytest.skip(f"the NB101 cell table is not built ({nb101_space.CellTable.path()}): `nasrepro data prepare nb101`")
+        pytest.skip(f"no NB101 cell table at {nb101_space.CellTable.path()}: `nasrepro data prepare nb101` builds it")
     return nb101.Nb101(NB101_SMALL, official_path=None)
 
 
@@ -257,7 +256,8 @@ def test_no_method_can_reach_the_oracle(name):
     bench, accuracies = _bench(name)
     space = bench.space
     assert [n for n in ORACLE_NAMES if hasattr(space, n)] == []
-    assert set(space.costs(space.sample(np.random.default_rng(0)))) <= set(bench.final(space.sample(np.random.default_rng(0))))
+    cell = space.sample(np.random.default_rng(0))
+    assert set(space.costs(cell)) <= set(bench.final(cell))
     cost = "params" if name == "nb101" else "flops_m" if name in ("nb201-cifar10", "nb301") else "latency_ms/fpga"
     context = _context(bench, constraint=f"{cost}<=1e12")
     assert context.space is space and context.feasible(space.sample(np.random.default_rng(1)))
@@ -361,7 +361,8 @@ def test_no_search_code_imports_or_names_the_oracle():
 
 @pytest.mark.parametrize("source", [
     "from suite import benchmarks", "import suite.benchmarks.nb201", "from suite.runner import execute",
-    "from suite.benchmarks import get", "from suite.benchmarks import nb301", "from suite.benchmarks.nb201 import Nb201",
+    "from suite.benchmarks import get", "from suite.benchmarks import nb301",
+    "from suite.benchmarks.nb201 import Nb201",
     "from suite.benchmarks import nb201\nnb201.Nb201", "x = space.query(a)", "x = b.final_values",
     "importlib.import_module('suite.benchmarks')", "__import__('suite')",
 ])
