@@ -16,7 +16,7 @@ The predictor and the encoding are settings: `predictor` names any registered pr
 is passed to those that take one; the GNN reads the graph). A predictor without an uncertainty makes
 ITS greedy (std 0). A run with `--predictor P` uses that predictor (built by the runner) instead.
 Candidates failing the run's constraint are dropped; the initial random cells are drawn exactly as
-random search draws them (one `benchmark.sample(rng)` each, first), so seed i starts from the same
+random search draws them (one `space.sample(rng)` each, first), so seed i starts from the same
 cells as RS and RE.
 """
 
@@ -75,10 +75,10 @@ class Bananas:
         seeds = np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, 3))
         fields = {f.name for f in dataclasses.fields(predictors.get(c.predictor).config_cls)}
         overrides = {"encoding": c.encoding} if "encoding" in fields else {}
-        return predictors.build(c.predictor, self.context.benchmark, seeds, overrides)
+        return predictors.build(c.predictor, self.context.space, seeds, overrides)
 
     def ask(self) -> list[Arch]:
-        bench, rng = self.context.benchmark, self.context.rng
+        bench, rng = self.context.space, self.context.rng
         if not self.started:
             self.started = True
             return [bench.sample(rng) for _ in range(self.config.initial_random)]
@@ -88,7 +88,7 @@ class Bananas:
         return self._select(candidates)
 
     def _candidates(self) -> list[Arch]:
-        c, bench, rng = self.config, self.context.benchmark, self.context.rng
+        c, bench, rng = self.config, self.context.space, self.context.rng
         order = np.argsort(-np.asarray(self.values), kind="stable")[: c.num_parents]
         parents = [self.archs[i] for i in order]
         found: dict[str, Arch] = {}
@@ -103,7 +103,7 @@ class Bananas:
 
     def _random_unseen(self) -> list[Arch]:
         """Fallback when mutation finds nothing new (a tiny or tightly constrained space)."""
-        bench, rng = self.context.benchmark, self.context.rng
+        bench, rng = self.context.space, self.context.rng
         found: dict[str, Arch] = {}
         for _ in range(self.config.num_candidates * self.config.patience_factor):
             arch = bench.sample(rng)
@@ -125,7 +125,7 @@ class Bananas:
         return [candidates[i] for i in best]
 
     def tell(self, archs: list[Arch], observations: list[Observation]) -> None:
-        bench = self.context.benchmark
+        bench = self.context.space
         for arch, obs in zip(archs, observations, strict=True):
             key = bench.key(arch)
             if key in self.seen:  # the runner answers repeats from its cache; learn each cell once

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from suite.benchmarks.base import Arch, Benchmark, Observation
+from suite.benchmarks.base import Arch, Observation, SearchSpace
 from suite.constraints import Constraint
 from suite.errors import NasreproError
 
@@ -21,20 +21,28 @@ if TYPE_CHECKING:
 class SearchContext:
     """Everything a method may use besides its config. No method touches global RNG state.
 
+    `space` is the search space alone: the runner holds the oracle, so a method learns a cell's
+    accuracy only from what `tell` gives it (tests/test_blind.py walks everything reachable from here).
     `rng` is the run's numpy generator; its first draws are the same for every method with the same
     seed (common random numbers), so methods that start with random cells start with the same ones.
     `seed_sequence` spawns further independent streams (e.g. for torch generators).
     """
 
-    benchmark: Benchmark
+    space: SearchSpace
     rng: np.random.Generator
     seed_sequence: np.random.SeedSequence
     predictor: Predictor | None = None
     constraint: Constraint | None = None
 
+    def __post_init__(self) -> None:
+        # A Benchmark also has the space's operators; handing one over would give the method the oracle.
+        leaks = [name for name in ("query", "final", "optimum", "final_values") if hasattr(self.space, name)]
+        if leaks:
+            raise TypeError(f"SearchContext takes a search space, not an object with {leaks}: pass benchmark.space")
+
     def feasible(self, arch: Arch) -> bool:
         """Whether a cell satisfies the run's constraint (always, for an unconstrained run)."""
-        return self.constraint is None or self.constraint.feasible(self.benchmark, arch)
+        return self.constraint is None or self.constraint.feasible(self.space, arch)
 
     def torch_generator(self, stream: int = 0):
         """A CPU torch.Generator seeded from this run's seed, independent of `rng` and of other streams."""

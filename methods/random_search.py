@@ -29,13 +29,13 @@ class RandomSearch:
     def __init__(self, config: RandomSearchConfig, context: SearchContext) -> None:
         self.config = config
         self.context = context
-        self.screen = Screen(context.predictor, context.benchmark) if context.predictor else None
+        self.screen = Screen(context.predictor, context.space) if context.predictor else None
 
     def ask(self) -> list[Arch]:
-        bench, rng = self.context.benchmark, self.context.rng
+        space, rng = self.context.space, self.context.rng
         if self.screen is None or not self.screen.ready:
-            return [bench.sample(rng) for _ in range(self.config.batch_size)]
-        pool = [bench.sample(rng) for _ in range(max(self.config.predictor_pool, self.config.batch_size))]
+            return [space.sample(rng) for _ in range(self.config.batch_size)]
+        pool = [space.sample(rng) for _ in range(max(self.config.predictor_pool, self.config.batch_size))]
         return self.screen.best(pool, self.config.batch_size)
 
     def tell(self, archs: list[Arch], observations: list[Observation]) -> None:

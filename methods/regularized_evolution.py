@@ -43,18 +43,18 @@ class RegularizedEvolution:
         self.context = context
         self.population: deque[tuple[Arch, float]] = deque()
         self.n_told = 0
-        self.screen = Screen(context.predictor, context.benchmark) if context.predictor else None
+        self.screen = Screen(context.predictor, context.space) if context.predictor else None
 
     def ask(self) -> list[Arch]:
         if self.n_told < self.config.initial_random:
-            return [self.context.benchmark.sample(self.context.rng)]
+            return [self.context.space.sample(self.context.rng)]
         members = list(self.population)
         if self.screen is None or not self.screen.ready:
             return [self._child(members)]
         return self.screen.best([self._child(members) for _ in range(self.config.predictor_pool)], 1)
 
     def _child(self, members: list[tuple[Arch, float]]) -> Arch:
-        bench, rng = self.context.benchmark, self.context.rng
+        bench, rng = self.context.space, self.context.rng
         # A permutation prefix is a uniform sample without replacement, at a third of rng.choice's cost.
         picks = rng.permutation(len(members))[: self.config.sample_size]
         parent = max((members[i] for i in picks), key=lambda member: member[1])[0]

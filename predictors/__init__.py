@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from predictors.base import Predictor, PredictorEntry, UncertainPredictor
-from suite.benchmarks.base import Benchmark
+from suite.benchmarks.base import SearchSpace
 from suite.errors import NasreproError
 
 _REGISTRY: dict[str, PredictorEntry] = {}
@@ -47,11 +47,11 @@ def make_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
 
 def build(
     name: str,
-    benchmark: Benchmark,
+    space: SearchSpace,
     seed_sequence: np.random.SeedSequence,
     overrides: dict[str, Any] | None = None,
 ) -> Predictor:
-    return get(name).build(make_config(name, overrides), benchmark, seed_sequence)
+    return get(name).build(make_config(name, overrides), space, seed_sequence)
 
 
 def _register_builtin() -> None:

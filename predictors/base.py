@@ -8,7 +8,7 @@ from typing import Any, Protocol, Self
 
 import numpy as np
 
-from suite.benchmarks.base import Arch, Benchmark
+from suite.benchmarks.base import Arch, SearchSpace
 
 
 class Predictor(Protocol):
@@ -26,6 +26,7 @@ class UncertainPredictor(Predictor, Protocol):
 class PredictorEntry:
     name: str
     config_cls: type
-    # (config, benchmark, seed sequence) -> predictor; seeded explicitly, never from global state
-    build: Callable[[Any, Benchmark, np.random.SeedSequence], Predictor]
+    # (config, search space, seed sequence) -> predictor; seeded explicitly, never from global state.
+    # Built from the space, never the benchmark: a predictor inside a search sees no oracle either.
+    build: Callable[[Any, SearchSpace, np.random.SeedSequence], Predictor]
     description: str

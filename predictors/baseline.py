@@ -2,8 +2,8 @@
 
 The prediction is an affine least-squares fit of the target on that one number, so its ranking is
 the metric's own (reversed if the fitted slope is negative) and its MAE is comparable with the
-learned predictors'. It reads only the named metric of `benchmark.final`, and refuses a benchmark
-that does not expose it and the benchmark's final (test) metric itself.
+learned predictors'. It reads only the named property of `space.costs` (cost-like properties, never an
+accuracy), and refuses a space that does not have it.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import numpy as np
 from predictors.base import PredictorEntry
 from predictors.common import check_training
 from predictors.encodings import PROBE_SEED
-from suite.benchmarks.base import Arch, Benchmark
+from suite.benchmarks.base import Arch, SearchSpace
 from suite.errors import NasreproError
 
 
 @dataclass(frozen=True)
 class MetricBaselineConfig:
-    metric: str = "flops_m"  # comma-separated: the first one the benchmark exposes
+    metric: str = "flops_m"  # comma-separated: the first one the space's costs have
 
 
 @dataclass(frozen=True)
@@ -33,22 +33,23 @@ class ParamsBaselineConfig(MetricBaselineConfig):
 
 class MetricBaseline:
     def __init__(
-        self, config: MetricBaselineConfig, benchmark: Benchmark, seed_sequence: np.random.SeedSequence
+        self, config: MetricBaselineConfig, space: SearchSpace, seed_sequence: np.random.SeedSequence
     ) -> None:
         wanted = [m.strip() for m in config.metric.split(",")]
-        if benchmark.final_metric in wanted:
-            raise NasreproError(f"a baseline on {benchmark.final_metric!r}, the reported metric itself, is not allowed")
-        exposed = benchmark.final(benchmark.sample(np.random.default_rng(PROBE_SEED)))
+        exposed = space.costs(space.sample(np.random.default_rng(PROBE_SEED)))
         found = [m for m in wanted if m in exposed]
         if not found:
             names = " or ".join(map(repr, wanted))
-            raise NasreproError(f"{benchmark.name} exposes no {names} for the baseline; it has {sorted(exposed)}")
+            raise NasreproError(
+                f"{space.name} exposes no {names} for the baseline; it has the cost-like properties "
+                f"{sorted(exposed)} (accuracies are not allowed)"
+            )
         self.metric = found[0]
-        self.benchmark = benchmark
+        self.space = space
         self.coef: tuple[float, float] | None = None
 
     def _values(self, archs: Sequence[Arch]) -> np.ndarray:
-        return np.array([self.benchmark.final(a)[self.metric] for a in archs], dtype=np.float64)
+        return np.array([self.space.costs(a)[self.metric] for a in archs], dtype=np.float64)
 
     def fit(self, archs: Sequence[Arch], y: np.ndarray) -> Self:
         y = check_training(archs, y)
@@ -67,10 +68,10 @@ class MetricBaseline:
 ENTRIES = [
     PredictorEntry(
         "flops", MetricBaselineConfig, MetricBaseline,
-        "zero-knowledge baseline: affine fit on the cell's FLOPs (final metric flops_m)",
+        "zero-knowledge baseline: affine fit on the cell's FLOPs (cost flops_m)",
     ),
     PredictorEntry(
         "params", ParamsBaselineConfig, MetricBaseline,
-        "zero-knowledge baseline: affine fit on the cell's parameter count (final metric params or params_m)",
+        "zero-knowledge baseline: affine fit on the cell's parameter count (cost params or params_m)",
     ),
 ]

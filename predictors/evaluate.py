@@ -119,7 +119,7 @@ def evaluate(
         for name in predictor_names:
             for n in sizes:
                 ss = np.random.SeedSequence(seed, spawn_key=(trial, 1, zlib.crc32(name.encode()), n))
-                predictor = predictors.build(name, benchmark, ss, (overrides or {}).get(name))
+                predictor = predictors.build(name, benchmark.space, ss, (overrides or {}).get(name))
                 start = time.perf_counter()
                 predictor.fit(pool[:n], y_pool[:n])
                 fitted = time.perf_counter()

@@ -12,15 +12,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from predictors.base import Predictor
-from suite.benchmarks.base import Arch, Benchmark, Observation
+from suite.benchmarks.base import Arch, Observation, SearchSpace
 
 MIN_OBSERVATIONS = 10
 
 
 class Screen:
-    def __init__(self, predictor: Predictor, benchmark: Benchmark, min_observations: int = MIN_OBSERVATIONS) -> None:
+    def __init__(self, predictor: Predictor, space: SearchSpace, min_observations: int = MIN_OBSERVATIONS) -> None:
         self.predictor = predictor
-        self.benchmark = benchmark
+        self.space = space
         self.min_observations = max(2, min_observations)
         self.archs: list[Arch] = []
         self.values: list[float] = []
@@ -29,7 +29,7 @@ class Screen:
 
     def observe(self, archs: Sequence[Arch], observations: Sequence[Observation]) -> None:
         for arch, obs in zip(archs, observations, strict=True):
-            key = self.benchmark.key(arch)
+            key = self.space.key(arch)
             if key not in self.seen:
                 self.seen.add(key)
                 self.archs.append(arch)
@@ -44,7 +44,7 @@ class Screen:
         if self._fitted_on != len(self.archs):
             self.predictor.fit(self.archs, np.asarray(self.values))
             self._fitted_on = len(self.archs)
-        unique = {self.benchmark.key(a): a for a in pool}
+        unique = {self.space.key(a): a for a in pool}
         fresh = [a for key, a in unique.items() if key not in self.seen] or list(unique.values())
         predicted = np.asarray(self.predictor.predict(fresh))
         return [fresh[i] for i in np.argsort(-predicted, kind="stable")[:k]]

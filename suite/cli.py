@@ -153,7 +153,7 @@ def _applicable(predictor_names: list[str], bench) -> list[str]:
     usable = []
     for name in predictor_names:
         try:
-            predictors.build(name, bench, np.random.SeedSequence(0), None)
+            predictors.build(name, bench.space, np.random.SeedSequence(0), None)
             usable.append(name)
         except NasreproError as exc:
             print(f"{bench.name}: skipping predictor {name}: {exc}")
@@ -226,7 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--budget-seconds", type=float, default=None, help="also stop at this simulated training time")
     run.add_argument("--experiment-seed", type=int, default=0, help="root entropy of all run seeds (default 0)")
     run.add_argument("--predictor", default=None, help="predictor to assist the search (optional)")
-    run.add_argument("--constraint", default=None, help='e.g. "flops_m<=100" on a final metric of the benchmark')
+    run.add_argument(
+        "--constraint", default=None,
+        help='e.g. "flops_m<=100", on a cost-like cell property (FLOPs, parameters, latency, training time)',
+    )
     run.add_argument("--set", action="append", default=[], metavar="METHOD.NAME=VALUE", help="method setting")
     run.add_argument("--out", required=True, help="results store directory (runs already there are skipped)")
     run.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")

@@ -1,7 +1,9 @@
-"""Search constraints such as `flops_m<=100` on a benchmark's final metrics.
+"""Search constraints such as `flops_m<=100` on a cell's cost-like properties.
 
-A constraint is a property of the cell (FLOPs, latency, parameters), known without training, so a
-method may test it before querying; the runner keeps every run's incumbent feasible.
+A constraint is on a property of the cell known without training (FLOPs, parameters, latency,
+recorded training time: `SearchSpace.costs`), so a method may test it before querying and the runner
+keeps every run's incumbent feasible. A constraint on an accuracy, search or final, would let a method
+read the oracle through its feasibility check, so it is refused: accuracies are never in `costs`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import operator
 import re
 from dataclasses import dataclass
 
-from suite.benchmarks.base import Arch, Benchmark
+from suite.benchmarks.base import Arch, SearchSpace
 from suite.errors import NasreproError
 
 _OPERATORS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
@@ -37,12 +39,14 @@ class Constraint:
     def __str__(self) -> str:
         return f"{self.metric}{self.op}{self.bound:g}"
 
-    def check_benchmark(self, benchmark: Benchmark, example: Arch) -> None:
-        metrics = benchmark.final(example)
-        if self.metric not in metrics:
+    def check(self, space: SearchSpace, example: Arch) -> None:
+        """Refuses a metric that is not a cost-like property of `space`'s cells (`example` is any cell)."""
+        allowed = sorted(space.costs(example))
+        if self.metric not in allowed:
             raise NasreproError(
-                f"constraint on {self.metric!r}: {benchmark.name} exposes {sorted(metrics)}"
+                f"constraint on {self.metric!r} refused: constraints apply to cost-like cell properties only, "
+                f"and {space.name} exposes {', '.join(allowed) or 'none'}"
             )
 
-    def feasible(self, benchmark: Benchmark, arch: Arch) -> bool:
-        return bool(_OPERATORS[self.op](benchmark.final(arch)[self.metric], self.bound))
+    def feasible(self, space: SearchSpace, arch: Arch) -> bool:
+        return bool(_OPERATORS[self.op](space.costs(arch)[self.metric], self.bound))

@@ -56,7 +56,7 @@ class _Trajectory:
 
     def add(self, arch: Arch, key: str, obs: Observation) -> None:
         self.cum_cost += obs.cost
-        feasible = self.constraint is None or self.constraint.feasible(self.bench, arch)
+        feasible = self.constraint is None or self.constraint.feasible(self.bench.space, arch)
         if feasible and (self.incumbent is None or obs.value > self.incumbent[1]):
             final = self.bench.final(arch)[self.bench.final_metric]
             self.incumbent = (key, obs.value, final)
@@ -83,6 +83,22 @@ class _Trajectory:
         )
 
 
+def search_context(run: RunSpec, bench: Benchmark) -> SearchContext:
+    """What the run's method gets: the benchmark's space, never the benchmark (the oracle stays here)."""
+    constraint = Constraint.parse(run.constraint) if run.constraint else None
+    if constraint is not None:  # a stored run from before accuracies were refused fails here, saying why
+        constraint.check(bench.space, bench.space.sample(np.random.default_rng(0)))
+    seeds = seed_sequence(run)
+    predictor = None
+    if run.predictor is not None:
+        import predictors
+
+        pred_entry = predictors.get(run.predictor)
+        predictor_seeds = np.random.SeedSequence(run.experiment_seed, spawn_key=(run.repeat, 2))
+        predictor = pred_entry.build(pred_entry.config_cls(), bench.space, predictor_seeds)
+    return SearchContext(bench.space, np.random.default_rng(seeds), seeds, predictor, constraint)
+
+
 def execute(run: RunSpec) -> tuple[pd.DataFrame, dict]:
     """One search, start to end. Pure: the same RunSpec gives the same trajectory, bit for bit."""
     started = time.perf_counter()
@@ -95,16 +111,8 @@ def execute(run: RunSpec) -> tuple[pd.DataFrame, dict]:
             f"the run was made by version {run.method_version} of {run.method}, this is version {entry.version}"
         )
     config = entry.config_cls(**run.method_config)
-    constraint = Constraint.parse(run.constraint) if run.constraint else None
-    seeds = seed_sequence(run)
-    predictor = None
-    if run.predictor is not None:
-        import predictors
-
-        pred_entry = predictors.get(run.predictor)
-        predictor_seeds = np.random.SeedSequence(run.experiment_seed, spawn_key=(run.repeat, 2))
-        predictor = pred_entry.build(pred_entry.config_cls(), bench, predictor_seeds)
-    context = SearchContext(bench, np.random.default_rng(seeds), seeds, predictor, constraint)
+    context = search_context(run, bench)
+    constraint, seeds = context.constraint, context.seed_sequence
     method = entry.build(config, context)
 
     trajectory = _Trajectory(bench, constraint)

@@ -97,7 +97,7 @@ class ExperimentSpec:
             if self.budget.seconds is not None and not bench.has_cost:
                 raise NasreproError(f"{bench_name} has no training times, so no budget in seconds")
             if constraint is not None:
-                constraint.check_benchmark(bench, bench.sample(np.random.default_rng(0)))
+                constraint.check(bench.space, bench.space.sample(np.random.default_rng(0)))
             for method_name, entry in entries.items():
                 config = entry.make_config(bench_name, self.method_settings.get(method_name))
                 for repeat in self.repeats:

@@ -13,7 +13,7 @@ from suite.errors import NasreproError
 
 def context(bench, seed: int, constraint: Constraint | None = None) -> SearchContext:
     seeds = np.random.SeedSequence(seed, spawn_key=(0,))
-    return SearchContext(bench, np.random.default_rng(seeds), seeds, constraint=constraint)
+    return SearchContext(bench.space, np.random.default_rng(seeds), seeds, constraint=constraint)
 
 
 def run(bench, name: str, queries: int, seed: int = 0, overrides=None, constraint=None) -> list:

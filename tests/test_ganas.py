@@ -24,7 +24,7 @@ SPACES = ["nb201-cifar10", "nb101", "nb301"]
 
 def context(bench, seed, constraint=None):
     seeds = np.random.SeedSequence(0, spawn_key=(seed,))
-    return SearchContext(bench, np.random.default_rng(seeds), seeds, constraint=constraint)
+    return SearchContext(bench.space, np.random.default_rng(seeds), seeds, constraint=constraint)
 
 
 def search(method_cls, config, bench, seed, budget, constraint=None):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from suite.benchmarks import nb101, nb101_space
 from suite.benchmarks import nb101_official as official
 from suite.errors import DataError
 
@@ -196,3 +197,65 @@ def test_conversion_is_cached_and_redone_when_the_source_changes(tmp_path, monke
     _write_tfrecord(path, _records()[:3])  # one cell only now
     changed, _ = official.load_official(path)
     assert len(changed.hashes) == 1
+
+
+# ------------------------------------------------------------------ independent of the code's own mask
+def _masked_by_definition(crc: int) -> int:
+    """TFRecord's masked CRC, as the format defines it: ((crc >> 15 | crc << 17) + 0xa282ead8) mod 2**32."""
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def test_tfrecord_mask_of_the_published_check_value():
+    # crc32c(b"123456789") = 0xE3069283 (the CRC-32C check value); rotated right by 15 bits: 0x1C60D from
+    # the high 17 bits, 0x1283 << 17 = 0x25060000 from the low 15, so 0x2507C60D; + 0xA282EAD8 = 0xC78AB0E5.
+    assert _masked_by_definition(0xE3069283) == 0xC78AB0E5
+    assert int(official.masked_crc(official.crc32c(b"123456789"))) == 0xC78AB0E5
+    for crc in (0, 1, 0xFFFFFFFF, 0x80000000, 0x12345678):
+        assert int(official.masked_crc(crc)) == _masked_by_definition(crc)
+
+
+def test_a_tfrecord_masked_by_the_definition_is_read(tmp_path):
+    """The fixture writer above uses the code's own mask; this file is written with the definition's."""
+    path = tmp_path / "nasbench_only108.tfrecord"
+    with path.open("wb") as fh:
+        for record in _records():
+            header = struct.pack("<Q", len(record))
+            for part in (header, record):
+                fh.write(part + struct.pack("<I", _masked_by_definition(official.crc32c(part))))
+    _check(official.read_tfrecord(path))
+    unmasked = tmp_path / "unmasked.tfrecord"  # plain CRCs, no mask: refused
+    with unmasked.open("wb") as fh:
+        for record in _records():
+            header = struct.pack("<Q", len(record))
+            fh.write(b"".join(part + struct.pack("<I", official.crc32c(part)) for part in (header, record)))
+    with pytest.raises(DataError, match="CRC mismatch"):
+        official.read_tfrecord(unmasked)
+
+
+# ------------------------------------------------------------------ the tabular oracle's metrics
+def _two_cell_table() -> nb101_space.CellTable:
+    """A cell table holding only the fixture's two cells (the oracle needs results for every table cell)."""
+    n = len(CELLS)
+    return nb101_space.CellTable(
+        hashes=np.array(sorted(c[0] for c in CELLS), dtype="S32"), n_vertices=np.full(n, 7, np.int8),
+        edges=np.zeros(n, np.int64), labels=np.zeros((n, 7), np.int8), params=np.array([c[2] for c in sorted(CELLS)]),
+        lookup_keys=np.zeros(0, np.int64), lookup_rows=np.zeros(0, np.int64),
+    )
+
+
+@pytest.mark.parametrize("search_repeat", [None, 1])
+def test_the_tabular_oracle_searches_on_validation_and_reports_test(tmp_path, monkeypatch, search_repeat):
+    monkeypatch.setenv("NASREPRO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(nb101_space, "table", _two_cell_table)
+    path = tmp_path / "nasbench_only108.tfrecord"
+    _write_tfrecord(path, _records())
+    bench = nb101.Nb101(nb101.Nb101Settings(search_repeat=search_repeat), official_path=path)
+    assert bench.oracle == "nb101-tabular"
+    assert bench.search_metric == ("valid_acc" if search_repeat is None else "valid_acc_r1")
+    for arch, (_, repeats, _) in enumerate(sorted(CELLS)):
+        valid, test, seconds = (np.array(column) for column in zip(*repeats, strict=True))
+        expected = valid.mean() if search_repeat is None else valid[search_repeat]
+        obs = bench.query(arch)
+        assert obs.value == pytest.approx(100 * expected) and obs.value != pytest.approx(100 * test.mean())
+        assert obs.cost == pytest.approx(seconds.mean() if search_repeat is None else seconds[search_repeat])
+        assert bench.final(arch)["test_acc"] == pytest.approx(100 * test.mean())

@@ -23,7 +23,7 @@ BEFORE = {
 
 def run(bench, name: str, queries: int, seed: int, predictor=None, overrides=None) -> list:
     seeds = np.random.SeedSequence(seed, spawn_key=(0,))
-    context = SearchContext(bench, np.random.default_rng(seeds), seeds, predictor)
+    context = SearchContext(bench.space, np.random.default_rng(seeds), seeds, predictor)
     entry = methods.get(name)
     method = entry.build(entry.make_config(bench.name, overrides), context)
     proposed = []

@@ -83,7 +83,7 @@ class _Search:
     def __init__(self, config: GanasConfig | GanasMleConfig, context: SearchContext) -> None:
         configure_torch()
         self.config, self.context = config, context
-        self.bench = context.benchmark
+        self.bench = context.space
         self.space = spaces.for_benchmark(self.bench)
         init = context.torch_generator(0)
         self.gen = context.torch_generator(1)

@@ -1,11 +1,14 @@
-"""The benchmark registry. Benchmarks are built on first use and kept for the process."""
+"""The benchmark registry. Benchmarks are built on first use and kept for the process.
+
+Only the runner (and the predictor benchmark) look benchmarks up here; a method gets `benchmark.space`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
 
-from suite.benchmarks.base import Arch, Benchmark, CellGraph, Observation
+from suite.benchmarks.base import Arch, Benchmark, CellGraph, Observation, SearchSpace
 from suite.errors import NasreproError
 
 _FACTORIES: dict[str, Callable[[], Benchmark]] = {}
@@ -48,4 +51,7 @@ def _register_builtin() -> None:
 
 _register_builtin()
 
-__all__ = ["Arch", "Benchmark", "CellGraph", "Observation", "check_name", "describe", "get", "names", "register"]
+__all__ = [
+    "Arch", "Benchmark", "CellGraph", "Observation", "SearchSpace",
+    "check_name", "describe", "get", "names", "register",
+]

@@ -1,8 +1,11 @@
-"""The Benchmark protocol: a search space with an oracle.
+"""The SearchSpace and Benchmark protocols: a search space, and the oracle that answers on it.
 
-A search sees only `query` (the search metric, e.g. validation accuracy, and its cost in simulated
-training seconds); the report uses `final` (e.g. test accuracy). Keeping the two apart is what lets
-the runner select by validation and report by test, never selecting by test.
+A method receives only the `SearchSpace`: the cells, their operators and their cost-like properties
+(FLOPs, parameters, latencies, training time), nothing measured on the task. The `Benchmark` adds the
+oracle, held by the runner alone: `query` (the search metric, e.g. validation accuracy, and its cost in
+simulated training seconds) and `final` (e.g. test accuracy) for the report. Keeping the two apart is
+what lets the runner select by validation and report by test, and keeps methods blind to the oracle by
+construction rather than by convention.
 """
 
 from __future__ import annotations
@@ -40,8 +43,53 @@ class CellGraph:
 
 
 @runtime_checkable
+class SearchSpace(Protocol):
+    """What a search may use. Holds no reference to an oracle, its results or any accuracy table."""
+
+    name: str  # the benchmark's name: a space's cost-like properties may differ between its datasets
+
+    def sample(self, rng: np.random.Generator) -> Arch: ...  # uniform over valid cells
+    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch: ...  # the space's standard mutation
+    def neighbors(self, arch: Arch) -> list[Arch]: ...  # all one-edit neighbours
+    def key(self, arch: Arch) -> str: ...  # canonical id (NB101: module hash)
+    def graph(self, arch: Arch) -> CellGraph: ...
+    def from_graph(self, graph: CellGraph) -> Arch: ...  # inverse of graph(); InvalidArchitecture if outside
+    def costs(self, arch: Arch) -> dict[str, float]: ...  # cost-like properties only, never an accuracy
+
+
+class OnSpace:
+    """The space operators of a benchmark, delegated to its `space`, for callers that hold a Benchmark."""
+
+    space: SearchSpace
+
+    def sample(self, rng: np.random.Generator) -> Arch:
+        return self.space.sample(rng)
+
+    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
+        return self.space.mutate(arch, rng)
+
+    def neighbors(self, arch: Arch) -> list[Arch]:
+        return self.space.neighbors(arch)
+
+    def key(self, arch: Arch) -> str:
+        return self.space.key(arch)
+
+    def graph(self, arch: Arch) -> CellGraph:
+        return self.space.graph(arch)
+
+    def from_graph(self, graph: CellGraph) -> Arch:
+        return self.space.from_graph(graph)
+
+    def costs(self, arch: Arch) -> dict[str, float]:
+        return self.space.costs(arch)
+
+
+@runtime_checkable
 class Benchmark(Protocol):
+    """A space with its oracle. The runner alone holds one; methods and predictors get `space`."""
+
     name: str
+    space: SearchSpace
     oracle: str  # which data answers queries, named next to every result
     search_metric: str
     final_metric: str
@@ -57,6 +105,7 @@ class Benchmark(Protocol):
     def key(self, arch: Arch) -> str: ...
     def graph(self, arch: Arch) -> CellGraph: ...
     def from_graph(self, graph: CellGraph) -> Arch: ...  # inverse of graph(); InvalidArchitecture if outside
+    def costs(self, arch: Arch) -> dict[str, float]: ...
     def query(self, arch: Arch, *, epochs: int | None = None) -> Observation: ...
-    def final(self, arch: Arch) -> dict[str, float]: ...
+    def final(self, arch: Arch) -> dict[str, float]: ...  # the final metric and the cell's costs
     def data_files(self) -> dict[str, str]: ...  # relative path -> sha256 of the data behind the oracle

@@ -134,6 +134,9 @@ class Nb101:
     def from_graph(self, graph: CellGraph) -> int:
         return self.space.from_graph(graph)
 
+    def costs(self, arch: int) -> dict[str, float]:
+        return self.space.costs(arch)
+
     def query(self, arch: int, *, epochs: int | None = None) -> Observation:
         if epochs not in (None, official.EPOCHS):
             raise InvalidArchitecture(f"{self.name} ({self.oracle}) has results at 108 epochs only, not {epochs}")

@@ -498,7 +498,14 @@ class Nb101Space:
     """The operators of the NB101 space on int architectures (rows of the hash-sorted table).
 
     Mutation and neighbours work on the padded 7-vertex form of a cell (pruned vertices first, the
-    output last, unused vertices between), as the NB101 and BANANAS code do on 7 x 7 matrices."""
+    output last, unused vertices between), as the NB101 and BANANAS code do on 7 x 7 matrices.
+
+    The only cost-like property is `params` (nasbench's count, computed from the cell). Training time is
+    not one: it is an output of the oracle (measured by the tabular oracle, predicted by the surrogate
+    from the same training runs as the accuracy, and charged by the runner as a query's cost), so a
+    method learns it only by querying, like the accuracy."""
+
+    name = "nb101"
 
     def __init__(self, cells: CellTable | None = None, mutation: MutationConfig = MutationConfig()) -> None:
         self.table = cells if cells is not None else table()
@@ -595,6 +602,9 @@ class Nb101Space:
                     self._add(found, rows0, [*codes0[:v], op, *codes0[v + 1 :]])
         found.pop(i, None)
         return list(found)
+
+    def costs(self, arch) -> dict[str, float]:
+        return {"params": float(self.table.params[self.index(arch)])}
 
     def _add(self, found: dict[int, None], rows: list[list[int]], codes: list[int]) -> None:
         try:

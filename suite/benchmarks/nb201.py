@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from suite import data
-from suite.benchmarks.base import CellGraph, Observation
+from suite.benchmarks.base import CellGraph, Observation, OnSpace
 from suite.errors import DataError, InvalidArchitecture
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -87,39 +87,29 @@ _ADJACENCY = _graph_adjacency()
 _ADJACENCY.setflags(write=False)
 
 
-@dataclass
-class Nb201:
-    dataset: Nb201Dataset
-    name: str = field(init=False)
-    oracle: str = field(init=False)
-    search_metric: str = field(init=False)
-    final_metric: str = "test_acc"
-    space_size: int = 5**N_EDGES
-    optimum: float = field(init=False)
+# FLOPs (millions) of the CIFAR-10 network: the fixed stem, reduction blocks and head, plus one term per
+# 3x3 and 1x1 convolution on a cell edge (each cell edge's op is repeated in all 15 cells).
+FLOPS_BASE, FLOPS_CONV3, FLOPS_CONV1 = 7.78305, 35.38944, 3.93216
+TRAIN_TIME = "train_time_s"  # cost name of the recorded 200-epoch training time
 
-    def __post_init__(self) -> None:
-        self.name = f"nb201-{self.dataset.name}"
-        self.oracle = "nb201-tabular"
-        self.search_metric = self.dataset.search_column.format(epochs=200)
-        self.has_cost = self.dataset.cost_column is not None
-        path = data.require(DATA_FILE)
-        self._sha256 = data.FILES[DATA_FILE].sha256
-        table = _read_table(path)
-        self.table = table
-        self._row = {str_to_arch(s): i for i, s in enumerate(table["arch_str"])}
-        self._keys = {arch: arch_to_str(arch) for arch in self._row}
-        if len(self._row) != self.space_size:
-            raise DataError(f"{path}: {len(self._row)} distinct cells, expected {self.space_size}")
-        # Python lists, not arrays: a query reads two floats, and list indexing is the fastest way.
-        self._search = {e: table[self.dataset.search_column.format(epochs=e)].tolist() for e in FIDELITIES}
-        cost = table[self.dataset.cost_column] if self.has_cost else pd.Series(np.nan, index=table.index)
-        # NB201 records the time of the whole 200-epoch training; a 12-epoch run costs its share.
-        self._cost = {e: (cost * (e / 200)).tolist() for e in FIDELITIES}
-        self._valid_200, self._cost_200 = self._search[200], self._cost[200]
-        self._final = table[self.dataset.final_column].to_numpy()
-        self._latency = {d: table[f"latency_ms/{d}"].tolist() for d in DEVICES}
-        self.optimum = float(self._final.max())
-        self.final_values = np.sort(self._final)
+
+class Nb201Space:
+    """The NB201 cells, their operators and their cost-like properties; no accuracy, no oracle.
+
+    `costs` is an array [cell, metric] in the order of `rows` (architecture -> row), with the metric names
+    `cost_names`: FLOPs where the dataset has the formula, device latencies, training time where recorded.
+    """
+
+    def __init__(self, name: str, rows: dict[tuple[int, ...], int], cost_names: tuple[str, ...],
+                 costs: np.ndarray) -> None:
+        if costs.shape != (len(rows), len(cost_names)):
+            raise ValueError("one row of costs per cell, one column per cost name")
+        self.name = name
+        self._row = rows
+        self._keys = {arch: arch_to_str(arch) for arch in rows}
+        self.cost_names = cost_names
+        self._costs = costs
+        self._costs.setflags(write=False)
 
     def _index(self, arch: tuple[int, ...]) -> int:
         try:
@@ -165,6 +155,64 @@ class Nb201:
         self._index(arch)
         return arch
 
+    def costs(self, arch: tuple[int, ...]) -> dict[str, float]:
+        return dict(zip(self.cost_names, self._costs[self._index(arch)].tolist(), strict=True))
+
+
+def _space(dataset: Nb201Dataset, table: pd.DataFrame, rows: dict[tuple[int, ...], int]) -> Nb201Space:
+    """The space of one dataset: the cost columns of the table as an array, nothing else of it."""
+    columns: dict[str, np.ndarray] = {}
+    if dataset.flops:
+        archs = np.array(list(rows), dtype=np.int64)[np.argsort(list(rows.values()))]
+        conv3 = (archs == OPS.index("nor_conv_3x3")).sum(axis=1)
+        conv1 = (archs == OPS.index("nor_conv_1x1")).sum(axis=1)
+        columns["flops_m"] = FLOPS_BASE + FLOPS_CONV3 * conv3 + FLOPS_CONV1 * conv1
+    for device in DEVICES:
+        columns[f"latency_ms/{device}"] = table[f"latency_ms/{device}"].to_numpy(dtype=np.float64)
+    if dataset.cost_column is not None:
+        columns[TRAIN_TIME] = table[dataset.cost_column].to_numpy(dtype=np.float64)
+    return Nb201Space(f"nb201-{dataset.name}", rows, tuple(columns), np.stack(list(columns.values()), axis=1))
+
+
+@dataclass
+class Nb201(OnSpace):
+    dataset: Nb201Dataset
+    name: str = field(init=False)
+    oracle: str = field(init=False)
+    search_metric: str = field(init=False)
+    final_metric: str = "test_acc"
+    space_size: int = 5**N_EDGES
+    optimum: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = f"nb201-{self.dataset.name}"
+        self.oracle = "nb201-tabular"
+        self.search_metric = self.dataset.search_column.format(epochs=200)
+        self.has_cost = self.dataset.cost_column is not None
+        path = data.require(DATA_FILE)
+        self._sha256 = data.FILES[DATA_FILE].sha256
+        table = _read_table(path)
+        self.table = table  # the oracle's own: methods get `space`, which holds none of it
+        self._row = {str_to_arch(s): i for i, s in enumerate(table["arch_str"])}
+        if len(self._row) != self.space_size:
+            raise DataError(f"{path}: {len(self._row)} distinct cells, expected {self.space_size}")
+        self.space = _space(self.dataset, table, self._row)
+        # Python lists, not arrays: a query reads two floats, and list indexing is the fastest way.
+        self._search = {e: table[self.dataset.search_column.format(epochs=e)].tolist() for e in FIDELITIES}
+        cost = table[self.dataset.cost_column] if self.has_cost else pd.Series(np.nan, index=table.index)
+        # NB201 records the time of the whole 200-epoch training; a 12-epoch run costs its share.
+        self._cost = {e: (cost * (e / 200)).tolist() for e in FIDELITIES}
+        self._valid_200, self._cost_200 = self._search[200], self._cost[200]
+        self._final = table[self.dataset.final_column].to_numpy()
+        self.optimum = float(self._final.max())
+        self.final_values = np.sort(self._final)
+
+    def _index(self, arch: tuple[int, ...]) -> int:
+        try:
+            return self._row[arch]
+        except (KeyError, TypeError):
+            raise _invalid(arch) from None
+
     def query(self, arch: tuple[int, ...], *, epochs: int | None = None) -> Observation:
         try:  # inlined _index: this is the hot path of every tabular search
             i = self._row[arch]
@@ -177,15 +225,7 @@ class Nb201:
         return Observation(self._search[epochs][i], self._cost[epochs][i])
 
     def final(self, arch: tuple[int, ...]) -> dict[str, float]:
-        i = self._index(arch)
-        metrics = {"test_acc": float(self._final[i])}
-        if self.dataset.flops:
-            n_conv3 = arch.count(OPS.index("nor_conv_3x3"))
-            n_conv1 = arch.count(OPS.index("nor_conv_1x1"))
-            metrics["flops_m"] = 7.78305 + 35.38944 * n_conv3 + 3.93216 * n_conv1
-        for device in DEVICES:
-            metrics[f"latency_ms/{device}"] = self._latency[device][i]
-        return metrics
+        return {"test_acc": float(self._final[self._index(arch)]), **self.space.costs(arch)}
 
     def data_files(self) -> dict[str, str]:
         return {DATA_FILE: self._sha256}

@@ -19,7 +19,7 @@ import numpy as np
 
 from suite import data
 from suite.benchmarks import darts_size, darts_space
-from suite.benchmarks.base import CellGraph, Observation
+from suite.benchmarks.base import CellGraph, Observation, OnSpace
 from suite.benchmarks.darts_formats import CONFIG_PREFIX, EDGE_START, N_CONFIG_EDGES
 from suite.benchmarks.darts_space import CELLS, NODES, OPS, DartsArch
 from suite.errors import DataError, NasreproError
@@ -117,25 +117,13 @@ def _read_json(path: Path) -> Any:
         raise DataError(f"cannot read {path}: {exc}") from None
 
 
-class Nb301:
-    """The DARTS space with the ONNX surrogate; queries are cached per instance."""
+class Nb301Space:
+    """The DARTS space with its cells' FLOPs and parameters (the fitted size model: coefficients only)."""
 
     name = "nb301"
-    oracle = "nb301-yahpo-onnx"
-    search_metric = "valid_acc"
-    final_metric = "valid_acc"
-    optimum: float | None = None  # unknown: regret is taken against the best cell of any run
-    space_size: int | None = None  # about 10^18 cells
-    has_cost = True
 
-    def __init__(self) -> None:
-        paths = {relpath: data.require(relpath) for relpath in DATA_FILES}
-        self._sha256 = {relpath: data.FILES[relpath].sha256 for relpath in DATA_FILES}
-        self._encoder = _Encoder(paths[ENCODING_FILE], paths[CONFIG_SPACE_FILE])
-        self._model_path = paths[MODEL_FILE]
-        self._size = darts_size.fit(paths[LABELLED_FILE])
-        self._epoch_inputs = [np.array([[e]], dtype=np.float32) for e in range(MAX_EPOCHS + 1)]
-        self._cache: dict[tuple[Any, int], Observation] = {}
+    def __init__(self, size: darts_size.SizeModel) -> None:
+        self._size = size
 
     def sample(self, rng: np.random.Generator) -> DartsArch:
         return darts_space.sample(rng)
@@ -154,6 +142,31 @@ class Nb301:
 
     def from_graph(self, graph: CellGraph) -> DartsArch:
         return darts_space.from_graph(graph)
+
+    def costs(self, arch: DartsArch) -> dict[str, float]:
+        """FLOPs and parameters (millions) of the network NB301 trains."""
+        return self._size(darts_space.canonical(arch))
+
+
+class Nb301(OnSpace):
+    """The DARTS space with the ONNX surrogate; queries are cached per instance."""
+
+    name = "nb301"
+    oracle = "nb301-yahpo-onnx"
+    search_metric = "valid_acc"
+    final_metric = "valid_acc"
+    optimum: float | None = None  # unknown: regret is taken against the best cell of any run
+    space_size: int | None = None  # about 10^18 cells
+    has_cost = True
+
+    def __init__(self) -> None:
+        paths = {relpath: data.require(relpath) for relpath in DATA_FILES}
+        self._sha256 = {relpath: data.FILES[relpath].sha256 for relpath in DATA_FILES}
+        self._encoder = _Encoder(paths[ENCODING_FILE], paths[CONFIG_SPACE_FILE])
+        self._model_path = paths[MODEL_FILE]
+        self.space = Nb301Space(darts_size.fit(paths[LABELLED_FILE]))
+        self._epoch_inputs = [np.array([[e]], dtype=np.float32) for e in range(MAX_EPOCHS + 1)]
+        self._cache: dict[tuple[Any, int], Observation] = {}
 
     def query(self, arch: DartsArch, *, epochs: int | None = None) -> Observation:
         """Predicted validation accuracy (%) after `epochs` (default 98), costing the predicted runtime."""
@@ -176,7 +189,7 @@ class Nb301:
 
     def final(self, arch: DartsArch) -> dict[str, float]:
         """Predicted validation accuracy at epoch 98, and the network's FLOPs and parameters (millions)."""
-        return {"valid_acc": self.query(arch).value, **self._size(darts_space.canonical(arch))}
+        return {"valid_acc": self.query(arch).value, **self.space.costs(arch)}
 
     def data_files(self) -> dict[str, str]:
         return dict(self._sha256)

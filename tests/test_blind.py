@@ -1,0 +1,382 @@
+"""Methods are blind to the oracle: nothing reachable from what a method gets leads to it.
+
+The runner gives a method a SearchContext whose `space` is the search space alone. These tests walk
+every object reachable from that context, and from each method built on it after a round of ask/tell
+(attributes by `vars`, `__slots__`, class attributes and properties, bound methods' `__self__`,
+closure cells, `__wrapped__`, defaults, partials, containers), and assert that no Benchmark, no bound
+`query`/`final`, no ONNX session and no array or list equal to an accuracy column is among them. Imports
+are the other way to an oracle; a static check refuses them in methods/ and predictors/.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import types
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import methods
+from methods.base import SearchContext
+from suite import benchmarks
+from suite.benchmarks import nb101, nb101_space, nb101_surrogate, nb201, nb301
+from suite.runner import search_context
+from suite.spec import Budget, ExperimentSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+ORACLE_CLASSES = (nb101.Nb101, nb201.Nb201, nb301.Nb301)
+ORACLE_NAMES = ("query", "final", "optimum", "final_values")
+OUR_PACKAGES = ("suite", "methods", "predictors")
+MAX_DEPTH = 25
+# The NB101 oracle of tests/test_nb101.py: a small surrogate, so that its cached predictions are shared.
+NB101_SMALL = nb101.Nb101Settings(
+    surrogate=nb101_surrogate.SurrogateConfig(family="xgb-adj", cost_family="xgb-adj", xgb_rounds=15, xgb_depth=4)
+)
+
+
+# ---------------------------------------------------------------------------------------------- the walk
+def _ours(obj: object) -> bool:
+    return type(obj).__module__.split(".")[0] in OUR_PACKAGES
+
+
+def _children(obj: object) -> Iterator[tuple[str, object]]:
+    """Every object `obj` refers to that code holding `obj` could reach without an import."""
+    if isinstance(obj, np.ndarray) or type(obj).__module__.startswith(("numpy", "torch._C")):
+        return
+    if isinstance(obj, Mapping):
+        for k, v in list(obj.items()):
+            yield f"[{k!r}]", v
+            yield "<key>", k
+        return
+    if isinstance(obj, list | tuple | set | frozenset) or type(obj).__name__ == "deque":
+        for i, v in enumerate(obj):
+            yield f"[{i}]", v
+        return
+    if isinstance(obj, types.MethodType | types.BuiltinMethodType):
+        self = getattr(obj, "__self__", None)
+        if not isinstance(self, types.ModuleType):
+            yield ".__self__", self
+        yield ".__func__", getattr(obj, "__func__", None)
+        return
+    if isinstance(obj, functools.partial):
+        yield ".func", obj.func
+        yield ".args", obj.args
+        yield ".keywords", obj.keywords
+        return
+    if isinstance(obj, property):
+        yield ".fget", obj.fget
+        return
+    if isinstance(obj, types.FunctionType):  # not __globals__: what a module imports is the static check's
+        for i, cell in enumerate(obj.__closure__ or ()):
+            try:
+                yield f".__closure__[{i}]", cell.cell_contents
+            except ValueError:  # an empty cell
+                pass
+        yield ".__defaults__", obj.__defaults__
+        yield ".__kwdefaults__", obj.__kwdefaults__
+    if hasattr(obj, "__wrapped__"):
+        yield ".__wrapped__", obj.__wrapped__
+    if isinstance(obj, types.ModuleType | types.FunctionType | types.BuiltinFunctionType):
+        return
+    if isinstance(obj, type):
+        if obj.__module__.split(".")[0] in OUR_PACKAGES:
+            yield from ((f".{k}", v) for k, v in vars(obj).items() if not k.startswith("__"))
+        return
+    yield ".__class__", type(obj)
+    if hasattr(obj, "__dict__"):
+        yield from ((f".{k}", v) for k, v in vars(obj).items())
+    for cls in type(obj).__mro__:
+        for slot in getattr(cls, "__slots__", ()):
+            if hasattr(obj, slot):
+                yield f".{slot}", getattr(obj, slot)
+    if _ours(obj):  # properties and other computed attributes of our own classes
+        for name in dir(obj):
+            if not name.startswith("__") and isinstance(getattr(type(obj), name, None), property):
+                try:
+                    yield f".{name}", getattr(obj, name)
+                except Exception:  # a property that cannot be computed in this state leads nowhere
+                    pass
+
+
+def walk(root: object, name: str = "context") -> Iterator[tuple[str, object]]:
+    seen: set[int] = set()
+    keep: list[object] = []  # so that ids of temporaries are not reused during the walk
+    stack = [(name, root, 0)]
+    while stack:
+        path, obj, depth = stack.pop()
+        if id(obj) in seen or obj is None or isinstance(obj, str | bytes | int | float | complex):
+            continue
+        seen.add(id(obj))
+        keep.append(obj)
+        yield path, obj
+        if depth < MAX_DEPTH:
+            stack.extend((path + step, child, depth + 1) for step, child in _children(obj))
+
+
+@dataclass
+class Leak:
+    path: str
+    what: str
+
+
+def _numbers(obj: object, n: int) -> np.ndarray | None:
+    """`obj` as a float vector, when it is an array, list or tensor of n numbers."""
+    if isinstance(obj, torch.Tensor):
+        obj = obj.detach().cpu().numpy()
+    if isinstance(obj, np.ndarray):
+        if obj.size != n or obj.dtype.kind not in "fiu":
+            return None
+        return obj.reshape(-1).astype(np.float64)
+    if isinstance(obj, list | tuple) and len(obj) == n and all(isinstance(x, float | int) for x in obj[:50]):
+        try:
+            return np.asarray(obj, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def leaks(root: object, accuracies: list[np.ndarray]) -> list[Leak]:
+    sizes = {len(a) for a in accuracies}
+    references = [(a, np.sort(a)) for a in accuracies]
+    found = []
+    for path, obj in walk(root):
+        if isinstance(obj, ORACLE_CLASSES) or (
+            not isinstance(obj, type) and all(hasattr(obj, n) for n in ("query", "final", "data_files"))
+        ):
+            found.append(Leak(path, f"a benchmark ({type(obj).__name__})"))
+        elif isinstance(obj, type) and issubclass(obj, ORACLE_CLASSES):
+            found.append(Leak(path, f"the oracle class {obj.__name__}"))
+        elif isinstance(obj, types.MethodType) and obj.__func__.__name__ in ORACLE_NAMES:
+            found.append(Leak(path, f"a bound {obj.__func__.__name__}"))
+        elif type(obj).__module__.startswith("onnxruntime"):
+            found.append(Leak(path, "the ONNX surrogate session"))
+        else:
+            for n in sizes:
+                vec = _numbers(obj, n)
+                if vec is not None and any(
+                    len(a) == n and (np.array_equal(vec, a) or np.array_equal(np.sort(vec), s)) for a, s in references
+                ):
+                    found.append(Leak(path, "an accuracy column"))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------- the walker
+class _Holder:
+    __slots__ = ("slot",)
+
+
+def _plants(bench) -> dict[str, object]:
+    """One object per channel, each hiding the benchmark (or its table) somewhere."""
+    holder = _Holder()
+    holder.slot = bench
+
+    def closure():
+        return bench
+
+    class WithProperty:
+        @property
+        def oracle(self):
+            return closure()
+
+    WithProperty.__module__ = "suite.planted"  # a class of ours: its properties are evaluated
+
+    class WithClassAttribute:
+        oracle = bench
+
+    WithClassAttribute.__module__ = "methods.planted"
+    return {
+        "attribute": types.SimpleNamespace(x=bench),
+        "slot": holder,
+        "closure": closure,
+        "bound query": {"q": bench.query},
+        "bound method's self": bench.data_files,
+        "partial": functools.partial(print, bench),
+        "wrapped": functools.wraps(closure)(lambda: None),
+        "property": WithProperty(),
+        "class attribute": WithClassAttribute(),
+        "table as list": [bench.table[bench.search_metric].tolist()],
+        "sorted table": np.sort(bench.table[bench.search_metric].to_numpy()),
+        "deep": [[[[types.SimpleNamespace(y=(bench,))]]]],
+    }
+
+
+CHANNELS = ["attribute", "slot", "closure", "bound query", "bound method's self", "partial", "wrapped", "property",
+            "class attribute", "table as list", "sorted table", "deep"]
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_the_walk_finds_an_oracle_hidden_in_any_channel(nb201_c10, channel):
+    plant = _plants(nb201_c10)[channel]
+    assert leaks(plant, _nb201_accuracies(nb201_c10)), f"an oracle hidden by {channel} went unnoticed"
+
+
+# ---------------------------------------------------------------------------------------------- the tests
+def _nb201_accuracies(bench) -> list[np.ndarray]:
+    return [bench.table[c].to_numpy(dtype=np.float64) for c in bench.table.columns if "acc" in c]
+
+
+def _nb101_accuracies(bench) -> list[np.ndarray]:
+    arrays = [np.asarray(bench._search, dtype=np.float64)]
+    arrays += [np.asarray(v, dtype=np.float64) for k, v in bench._finals.items() if k != "params"]
+    return arrays
+
+
+def _nb101() -> nb101.Nb101:
+    if not nb101_space.CellTable.path().is_file():
+        pytest.skip(f"no NB101 cell table at {nb101_space.CellTable.path()}: `nasrepro data prepare nb101` builds it")
+    return nb101.Nb101(NB101_SMALL, official_path=None)
+
+
+def _bench(name: str):
+    """(benchmark, its accuracy columns): everything a method must not be able to reach."""
+    if name == "nb101":
+        bench = _nb101()
+        return bench, _nb101_accuracies(bench)
+    bench = benchmarks.get(name)
+    return bench, _nb201_accuracies(bench) if name.startswith("nb201") else []
+
+
+BENCHMARKS = ["nb201-cifar10", "nb201-cifar100", "nb201-imagenet16", "nb101", "nb301"]
+
+
+def _context(bench, predictor: str | None = None, constraint: str | None = None) -> SearchContext:
+    run = ExperimentSpec(("nb201-cifar10",), ("rs",), (0,), Budget(10), predictor=predictor).runs()[0]
+    run = dataclasses.replace(run, benchmark=bench.name, oracle=bench.oracle, constraint=constraint)
+    return search_context(run, bench)
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_no_method_can_reach_the_oracle(name):
+    bench, accuracies = _bench(name)
+    space = bench.space
+    assert [n for n in ORACLE_NAMES if hasattr(space, n)] == []
+    cell = space.sample(np.random.default_rng(0))
+    assert set(space.costs(cell)) <= set(bench.final(cell))
+    cost = "params" if name == "nb101" else "flops_m" if name in ("nb201-cifar10", "nb301") else "latency_ms/fpga"
+    context = _context(bench, constraint=f"{cost}<=1e12")
+    assert context.space is space and context.feasible(space.sample(np.random.default_rng(1)))
+    assert leaks(context, accuracies) == []
+    for method_name in methods.names():
+        entry = methods.get(method_name)
+        method = entry.build(entry.make_config(bench.name), context)
+        rounds = 1 if method_name.startswith("ganas") else 2  # GA-NAS's second round trains its networks
+        for _ in range(rounds):
+            archs = method.ask()
+            method.tell(archs, [bench.query(a) for a in archs])
+        assert leaks(method, accuracies) == [], method_name
+
+
+@pytest.mark.parametrize("predictor", ["xgb", "flops"])
+def test_a_run_predictor_is_built_from_the_space(nb201_c10, predictor):
+    context = _context(nb201_c10, predictor=predictor)
+    assert context.predictor is not None
+    assert leaks(context, _nb201_accuracies(nb201_c10)) == []
+
+
+@pytest.mark.parametrize("method_name", ["rs", "re", "bananas", "ganas"])
+def test_the_walk_catches_a_method_given_the_benchmark(nb201_c10, method_name):
+    """The design this replaces (the context held the benchmark) fails the walk, through each method."""
+    seeds = np.random.SeedSequence(0)
+    context = SearchContext(nb201_c10.space, np.random.default_rng(seeds), seeds)
+    object.__setattr__(context, "space", nb201_c10)  # past the context's own check
+    entry = methods.get(method_name)
+    method = entry.build(entry.make_config(nb201_c10.name), context)
+    assert leaks(method, _nb201_accuracies(nb201_c10))
+
+
+def test_a_context_refuses_a_benchmark(nb201_c10):
+    seeds = np.random.SeedSequence(0)
+    with pytest.raises(TypeError, match="pass benchmark.space"):
+        SearchContext(nb201_c10, np.random.default_rng(seeds), seeds)
+
+
+def test_the_space_answers_as_the_benchmark_did(nb201_c10):
+    """The split moved the operators, it did not change them: the benchmark delegates to its space."""
+    space, rng = nb201_c10.space, np.random.default_rng(0)
+    for _ in range(20):
+        arch = space.sample(rng)
+        assert nb201_c10.key(arch) == space.key(arch) == nb201.arch_to_str(arch)
+        assert space.from_graph(space.graph(arch)) == arch
+        row = nb201_c10.table.iloc[nb201_c10._row[arch]]
+        costs = space.costs(arch)
+        assert costs["train_time_s"] == row["cifar10-valid/train_time_200"]
+        assert costs["latency_ms/pixel3"] == row["latency_ms/pixel3"]
+        n3, n1 = arch.count(nb201.OPS.index("nor_conv_3x3")), arch.count(nb201.OPS.index("nor_conv_1x1"))
+        assert costs["flops_m"] == pytest.approx(7.78305 + 35.38944 * n3 + 3.93216 * n1)
+    assert "flops_m" not in benchmarks.get("nb201-cifar100").space.costs((0,) * 6)  # the formula is CIFAR-10's
+
+
+# ---------------------------------------------------------------------------------------------- imports
+# Modules of the space alone (nb201: for its constants; its oracle class is refused by name below).
+STRUCTURE = {"base", "nb101_space", "darts_space", "darts_formats", "darts_size", "nb201"}
+# suite.data: the data files themselves (a method could read the table from disk).
+FORBIDDEN_MODULES = {"suite.runner", "suite.store", "suite.collect", "suite.verify", "suite.data", "importlib",
+                     "onnxruntime"}
+FORBIDDEN_NAMES = {"Nb101", "Nb201", "Nb301", "__import__", "import_module", *ORACLE_NAMES}
+# predictors/evaluate.py is the predictor benchmark: it queries the oracle by design, outside any search.
+NOT_IN_A_SEARCH = {Path("predictors/evaluate.py")}
+
+
+def _forbidden_module(module: str) -> bool:
+    parts = module.split(".")
+    if parts[:2] == ["suite", "benchmarks"]:  # the registry, or a module holding an oracle
+        return len(parts) != 3 or parts[2] not in STRUCTURE
+    return module in FORBIDDEN_MODULES
+
+
+def _offences(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):  # `import suite.x` binds the whole package, registry included
+            found += [a.name for a in node.names if a.name.startswith("suite") or _forbidden_module(a.name)]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            for alias in node.names:
+                if module == "suite.benchmarks":
+                    bad = alias.name not in STRUCTURE
+                elif module == "suite":
+                    bad = _forbidden_module(f"suite.{alias.name}")
+                else:
+                    bad = _forbidden_module(module)
+                if bad or alias.name in FORBIDDEN_NAMES:
+                    found.append(f"{module}.{alias.name} (line {node.lineno})")
+        elif isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_NAMES:
+            found.append(f".{node.attr} (line {node.lineno})")
+        elif isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES - set(ORACLE_NAMES):
+            found.append(f"{node.id} (line {node.lineno})")
+    return found
+
+
+def test_no_search_code_imports_or_names_the_oracle():
+    files = [p for d in ("methods", "predictors") for p in sorted((ROOT / d).rglob("*.py"))]
+    offences = {str(p.relative_to(ROOT)): o for p in files
+                if p.relative_to(ROOT) not in NOT_IN_A_SEARCH and (o := _offences(p))}
+    assert offences == {}
+
+
+@pytest.mark.parametrize("source", [
+    "from suite import benchmarks", "import suite.benchmarks.nb201", "from suite.runner import execute",
+    "from suite.benchmarks import get", "from suite.benchmarks import nb301",
+    "from suite.benchmarks.nb201 import Nb201",
+    "from suite.benchmarks import nb201\nnb201.Nb201", "x = space.query(a)", "x = b.final_values",
+    "importlib.import_module('suite.benchmarks')", "__import__('suite')", "from suite import data",
+    "from suite.data import require",
+])
+def test_the_import_check_sees_each_way_in(tmp_path, source):
+    path = tmp_path / "case.py"
+    path.write_text(source + "\n")
+    assert _offences(path)
+
+
+def test_the_import_check_allows_the_space_modules(tmp_path):
+    path = tmp_path / "case.py"
+    path.write_text("from suite.benchmarks import nb201, darts_space\nfrom suite.benchmarks.base import Arch\n"
+                    "n = nb201.N_EDGES\nfinal = 1\n")
+    assert _offences(path) == []

@@ -1,0 +1,88 @@
+"""Constraints are on cost-like cell properties only: an accuracy, search or final, is refused (exit 2)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from suite import benchmarks
+from suite.benchmarks import nb101_space, nb201
+from suite.cli import main
+from suite.constraints import Constraint
+from suite.errors import NasreproError
+
+ROOT = Path(__file__).resolve().parents[1]
+NONE, CONV3 = (0,) * 6, (nb201.OPS.index("nor_conv_3x3"),) * 6
+
+
+def _run(bench_name: str, constraint: str, out: Path) -> list[str]:
+    return ["run", "--benchmark", bench_name, "--method", "rs", "--seeds", "0", "--budget", "5", "--quiet",
+            "--out", str(out), "--constraint", constraint]
+
+
+REFUSED = [
+    ("nb201-cifar10", "test_acc>=94"),
+    ("nb201-cifar10", "cifar10/test_acc_200>=90"),
+    ("nb201-cifar10", "cifar10-valid/valid_acc_200>=90"),
+    ("nb201-cifar100", "cifar100/valid_acc_12>=60"),
+    ("nb201-imagenet16", "test_acc>40"),
+    ("nb201-cifar100", "flops_m<=50"),  # a cost, but not one this dataset records: refused the same way
+    ("nb301", "valid_acc>=94"),
+]
+
+
+@pytest.mark.parametrize(("bench_name", "constraint"), REFUSED)
+def test_a_constraint_on_an_accuracy_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, bench_name, constraint):
+    code = main(_run(bench_name, constraint, tmp_path / "store"))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"constraint on {constraint.split('<')[0].split('>')[0]!r} refused" in err
+    assert "cost-like" in err
+    assert not (tmp_path / "store").exists()
+
+
+def test_the_refusal_names_the_allowed_properties(capsys, tmp_path):
+    main(_run("nb201-cifar10", "test_acc>=94", tmp_path / "store"))
+    err = capsys.readouterr().err
+    allowed = ["flops_m", "train_time_s", *(f"latency_ms/{d}" for d in nb201.DEVICES)]
+    assert all(name in err for name in allowed)
+    assert err.count("acc") == 1  # only where it names the refused metric
+
+
+def test_the_command_line_refuses_test_accuracy(tmp_path):
+    """The exact command of the issue, as a user types it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "store"
+    proc = subprocess.run([sys.executable, "-m", "suite.cli", *_run("nb201-cifar10", "test_acc>=94", out)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "refused" in proc.stderr and proc.stdout == ""
+    assert not out.exists()
+
+
+def test_cost_constraints_are_accepted_and_read_the_costs(tmp_path, capsys):
+    space = benchmarks.get("nb201-cifar10").space
+    flops = Constraint.parse("flops_m<=8")
+    flops.check(space, NONE)
+    assert flops.feasible(space, NONE) and not flops.feasible(space, CONV3)  # 7.78 and 7.78 + 6 * 35.39
+    for text in ("train_time_s<=20000", "latency_ms/pixel3<5"):
+        Constraint.parse(text).check(space, NONE)
+    assert main(_run("nb201-cifar10", "flops_m<=50", tmp_path / "store")) == 0
+
+
+def test_nb101_constraints_are_on_parameters_only():
+    if not nb101_space.CellTable.path().is_file():
+        pytest.skip(f"no NB101 cell table at {nb101_space.CellTable.path()}: `nasrepro data prepare nb101` builds it")
+    space = nb101_space.Nb101Space()
+    cell = space.sample(np.random.default_rng(0))
+    assert space.costs(cell) == {"params": float(space.table.params[cell])}
+    Constraint.parse("params<=1e6").check(space, cell)
+    for text in ("valid_acc_surrogate>=90", "valid_acc>=90", "test_acc>=90", "train_time<=1000"):
+        with pytest.raises(NasreproError, match="refused.*nb101 exposes params$"):
+            Constraint.parse(text).check(space, cell)
