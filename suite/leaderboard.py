@@ -74,7 +74,7 @@ def _overall(table: pd.DataFrame, finals: pd.DataFrame) -> pd.DataFrame:
             "avg_rank": ranks.mean().to_numpy(),
             "rank_ci_low": low,
             "rank_ci_high": high,
-            "wins": (ranks == 1).sum().to_numpy(),
+            "wins": (table.rank(axis=1, ascending=False, method="min") == 1).sum().to_numpy(),
             "benchmarks": table.notna().sum().to_numpy(),
         }
     )
