@@ -90,7 +90,7 @@ def _regret_reference(trajectories: pd.DataFrame, metas: dict[str, dict]) -> dic
             continue
         if rows["regret"].isna().all():
             trajectories.loc[rows.index, "regret"] = found.value - rows["incumbent_final"]
-        if np.allclose(found.value - rows["incumbent_final"], rows["regret"], equal_nan=True):
+        if np.allclose(found.value - rows["incumbent_final"], trajectories.loc[rows.index, "regret"]):
             reference[benchmark] = found.description()
     return reference
 

@@ -116,7 +116,8 @@ def test_identical_methods_are_not_significant_even_when_every_difference_is_zer
     assert pair.loc[("a", "same"), "p"] == 1.0 and not pair.loc[("a", "same"), "significant"]
     assert pair.loc[("const1", "const2"), "p"] == 1.0 and pair.loc[("const1", "const2"), "a12"] == 0.5
     assert pair.loc[("const1", "const2"), "p_equivalent"] == 1.0
-    assert "equivalent within 0.1 points with probability 1.00" in sig.verdict(pair.loc[("const1", "const2")].to_dict() | {"method_a": "const1", "method_b": "const2"})
+    constants = table[(table["method_a"] == "const1") & (table["method_b"] == "const2")].iloc[0]
+    assert "equivalent within 0.1 points with probability 1.00" in sig.verdict(constants)
     unpaired = _finals({"c": [94.0] * 5, "d": [94.0] * 5}, repeats={"c": range(5), "d": range(5, 10)})
     assert sig.pairwise(unpaired).iloc[0]["p"] == 1.0
 
