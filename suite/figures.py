@@ -116,7 +116,7 @@ def final_distribution(finals: pd.DataFrame, colors: dict, metric: dict[str, str
     names = sorted(finals["benchmark"].unique())
     fig, axes = _grid(len(names), width=4.2)
     for ax, name in zip(axes.flat, names, strict=False):
-        bench = finals[finals["benchmark"] == name]
+        bench = finals[(finals["benchmark"] == name) & finals["incumbent_final"].notna()]  # NaN: nothing to draw
         order = sorted(bench["method"].unique())
         with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11 a deprecated argument
             warnings.simplefilter("ignore", matplotlib.MatplotlibDeprecationWarning)

@@ -139,9 +139,9 @@ def _summary_section(c: _Context) -> list[doc.Block]:
             "final metric": c.metric[r.benchmark],
             "method": r.method,
             "n": r.n,
-            "mean ± std": f"{r.mean:.2f} ± {_fmt(r.std)}",
-            "median": f"{r.median:.2f}",
-            "IQR": f"{r.q25:.2f}–{r.q75:.2f}",
+            "mean ± std": f"{_fmt(r.mean)} ± {_fmt(r.std)}",
+            "median": _fmt(r.median),
+            "IQR": f"{_fmt(r.q25)}–{_fmt(r.q75)}",
             "95% CI of mean": "–"
             if pd.isna(ci[r.benchmark, r.method][0])
             else f"{ci[r.benchmark, r.method][0]:.2f}–{ci[r.benchmark, r.method][1]:.2f}",
@@ -305,7 +305,7 @@ def _ranking_lines(c: _Context) -> list[str]:
     lines = []
     for name, bench in c.finals.groupby("benchmark"):
         means = bench.groupby("method")["incumbent_final"].mean().sort_values(ascending=False)
-        order = ", ".join(f"{m} {v:.2f}" for m, v in means.items())
+        order = ", ".join(f"{m} {v:.2f}" if pd.notna(v) else f"{m} (no finite final metric)" for m, v in means.items())
         lines.append(f"{name} at {c.main[name]} queries (primary budget), mean {c.metric[name]}: {order}.")
     if c.across is not None and c.across.blocks == "benchmarks":
         lines.append(c.across.sentence())

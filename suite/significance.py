@@ -69,6 +69,7 @@ def _pair_index(group: pd.DataFrame) -> pd.MultiIndex | pd.Index:
 def compare(x: pd.Series, y: pd.Series, rope: float = ROPE) -> dict:
     """Test, effect sizes and posterior of one pair; x, y indexed by seed. NaN values are left out."""
     paired = len(x) == len(y) and x.index.equals(y.index) and x.index.is_unique
+    missing = [values for values in (x, y) if values.isna().all()]
     if paired:
         keep = x.notna().to_numpy() & y.notna().to_numpy()
         x, y = x[keep], y[keep]
@@ -76,8 +77,8 @@ def compare(x: pd.Series, y: pd.Series, rope: float = ROPE) -> dict:
         x, y = x.dropna(), y.dropna()
     row: dict = {"paired": paired, "n_a": len(x), "n_b": len(y), "rope": rope}
     if len(x) == 0 or len(y) == 0:
-        empty = "no finite final metric for " + ("either method" if len(x) == len(y) == 0 else "one method")
-        return {**row, "test": "", "p": np.nan, "note": empty}
+        which = "either method" if len(missing) == 2 else "one method" if missing else "any common seed"
+        return {**row, "test": "", "p": np.nan, "note": f"no finite final metric for {which}"}
     a, b = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
     if paired:
         result = exact.signed_rank(a - b)
