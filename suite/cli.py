@@ -254,10 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--out", required=True, help="output directory, e.g. results/predictors")
     pred.set_defaults(func=cmd_predictors)
 
-    board = sub.add_parser("leaderboard", help="average rank of each method over benchmarks and budgets")
+    board = sub.add_parser("leaderboard", help="average rank of each method over benchmarks, with intervals")
     board.add_argument("stores", nargs="+", help="results store directories")
     board.add_argument("--out", required=True, help="output directory, e.g. results/leaderboard")
-    board.add_argument("--budgets", default=None, help="e.g. 50,100,150 (default: 1/3, 2/3, all of each's)")
+    board.add_argument("--budgets", default=None,
+                       help="e.g. 50,100,150: the largest reached is ranked, the others are shown as exploratory "
+                       "(default: each benchmark's full budget only)")
     board.set_defaults(func=cmd_leaderboard)
 
     check = sub.add_parser("verify", help="rerun stored runs and check their trajectories are bit-identical")

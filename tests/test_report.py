@@ -193,3 +193,15 @@ def test_the_same_store_gives_a_byte_identical_report(store, report, tmp_path):
     write_report([store], again, title="test report")
     for path in report.iterdir():
         assert (again / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_rope_is_settable_from_the_command_line(store, tmp_path, capsys):
+    import pandas as pd
+
+    from suite.cli import main
+
+    assert main(["report", str(store), "--out", str(tmp_path / "r"), "--rope", "0.5"]) == 0
+    pairs = pd.read_csv(tmp_path / "r" / "pairwise.csv")
+    assert (pairs["rope"] == 0.5).all() and "within 0.5 points" in (tmp_path / "r" / "report.md").read_text()
+    assert main(["report", str(store), "--out", str(tmp_path / "r2"), "--rope", "-1"]) == 2
+    assert "--rope takes a non-negative number" in capsys.readouterr().err
