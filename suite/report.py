@@ -6,6 +6,7 @@ search, so it works without the data directory.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -281,18 +282,20 @@ def _curve_section(c: _Context) -> list[doc.Block]:
 
 
 FOCUS = "ganas"  # the method the summary is about: its pairs get a verdict line at the top
+# Its labels: plain, with a predictor (`+`) or a settings hash (`#`); not the ablation `ganas-mle`.
+_FOCUS_LABEL = rf"^{FOCUS}($|[+#])"
 
 
 def _focus_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     """Primary-endpoint pairs that involve GA-NAS (any label starting with `ganas`), or all of them."""
     primary = pairs[pairs["endpoint"] == "primary"]
-    involved = primary["method_a"].str.startswith(FOCUS) | primary["method_b"].str.startswith(FOCUS)
+    involved = primary["method_a"].str.match(_FOCUS_LABEL) | primary["method_b"].str.match(_FOCUS_LABEL)
     return primary[involved] if involved.any() else primary
 
 
 def _oriented(row: pd.Series) -> pd.Series:
     """The row with the focus method as method_a, so every verdict line reads 'GA-NAS vs X'."""
-    if row["method_a"].startswith(FOCUS) or not row["method_b"].startswith(FOCUS):
+    if re.match(_FOCUS_LABEL, row["method_a"]) or not re.match(_FOCUS_LABEL, row["method_b"]):
         return row
     swapped = row.copy()
     swapped["method_a"], swapped["method_b"] = row["method_b"], row["method_a"]

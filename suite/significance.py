@@ -373,12 +373,13 @@ def across(finals: pd.DataFrame, column: str = "incumbent_final") -> Omnibus | N
 
 
 def disagreements(table: pd.DataFrame, result: Omnibus | None, alpha: float = ALPHA) -> list[str]:
-    """One line per pair where the primary pairwise tests and Nemenyi's post-hoc test disagree, and why."""
+    """Where the primary pairwise tests and Nemenyi's post-hoc test disagree: one line per direction naming
+    the pairs, and why."""
     if result is None or result.posthoc_name != "Nemenyi":
         return []
     primary = table[table["endpoint"] == "primary"]
     single = result.blocks != "benchmarks"
-    lines = []
+    only_pairwise, only_nemenyi = [], []
     for a, b in itertools.combinations(sorted(result.avg_ranks.index), 2):
         rows = primary[(primary["method_a"] == a) & (primary["method_b"] == b)]
         if rows.empty:
@@ -386,22 +387,27 @@ def disagreements(table: pd.DataFrame, result: Omnibus | None, alpha: float = AL
         nemenyi = bool(result.posthoc.loc[a, b] < alpha) and result.p < alpha
         if single:
             pairwise_says = bool(rows["significant"].iloc[0])
-        else:  # across benchmarks: the pairwise verdicts agree with Nemenyi if they hold on every benchmark
+        else:  # across benchmarks the pairwise verdicts agree with Nemenyi if they hold on every benchmark
             pairwise_says = bool(rows["significant"].all() and rows["better"].nunique() == 1)
-        if nemenyi == pairwise_says:
-            continue
-        where = "its paired test" if single else "the paired test on every benchmark"
-        if pairwise_says:
-            lines.append(
-                f"{a} vs {b}: {where} finds a difference, Nemenyi does not (p = {_p(result.posthoc.loc[a, b])}): "
-                f"Nemenyi compares mean ranks of all {len(result.avg_ranks)} methods over {len(result.scores)} "
-                f"{result.blocks} at once, which ignores the size of the differences and has less power than "
-                "a test of the two methods' paired differences."
-            )
-        else:
-            lines.append(
-                f"{a} vs {b}: Nemenyi finds a difference in mean rank (p = {_p(result.posthoc.loc[a, b])}), "
-                f"{where} does not: the hypotheses differ (Nemenyi's ranks depend on the other methods and "
-                "only on the order of the scores, the signed-rank test on the pair's own differences)."
-            )
+        named = f"{a} vs {b} (Nemenyi p = {_p(result.posthoc.loc[a, b])})"
+        if pairwise_says and not nemenyi:
+            only_pairwise.append(named)
+        elif nemenyi and not pairwise_says:
+            only_nemenyi.append(named)
+    where = "its paired test" if single else "the paired test on every benchmark"
+    k, n = len(result.avg_ranks), len(result.scores)
+    lines = []
+    if only_pairwise:
+        lines.append(
+            f"{'; '.join(only_pairwise)}: {where} finds a difference, Nemenyi does not. They test different "
+            f"things: Nemenyi compares mean ranks of all {k} methods over {n} {result.blocks} at once, which "
+            "ignores how large the differences are and corrects for all pairs, so it has less power than the "
+            "signed-rank test of one pair's paired differences."
+        )
+    if only_nemenyi:
+        lines.append(
+            f"{'; '.join(only_nemenyi)}: Nemenyi finds a difference in mean rank, {where} does not. They test "
+            "different things: the ranks depend on the other methods and only on the order of the scores, the "
+            "signed-rank test on the sizes of the pair's own differences."
+        )
     return lines
