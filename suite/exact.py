@@ -96,6 +96,8 @@ def _splits(m: int, n: int) -> int:
 
 
 # --- Hodges-Lehmann shifts with exact confidence intervals ---------------------------------------
+# The order index comes from the untied null distribution (Hollander & Wolfe; R's wilcox.test does the
+# same): exact for continuous data, approximate where the differences tie.
 
 
 @dataclass(frozen=True)
