@@ -68,8 +68,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         if not Path(store).is_dir():
             raise NasreproError(f"no results store at {store}")
     only = list(_names(args.benchmark)) if args.benchmark else None
+    if not args.rope >= 0:
+        raise NasreproError(f"--rope takes a non-negative number of points, not {args.rope}")
     path = write_report([Path(s) for s in args.stores], Path(args.out), budget=args.budget, title=args.title,
-                        benchmarks=only)
+                        benchmarks=only, rope=args.rope)
     print(f"report written to {path}")
     return 0
 
@@ -242,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--budget", type=int, default=None, help="budget to report (default: all runs reach it)")
     report.add_argument("--title", default=None)
     report.add_argument("--benchmark", default=None, help="report only these benchmarks (comma-separated)")
+    report.add_argument("--rope", type=float, default=0.1,
+                        help="region of practical equivalence in points of the final metric (default 0.1)")
     report.set_defaults(func=cmd_report)
 
     pred = sub.add_parser("predictors", help="the predictor benchmark (White et al. 2021 protocol)")
@@ -253,10 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--out", required=True, help="output directory, e.g. results/predictors")
     pred.set_defaults(func=cmd_predictors)
 
-    board = sub.add_parser("leaderboard", help="average rank of each method over benchmarks and budgets")
+    board = sub.add_parser("leaderboard", help="average rank of each method over benchmarks, with intervals")
     board.add_argument("stores", nargs="+", help="results store directories")
     board.add_argument("--out", required=True, help="output directory, e.g. results/leaderboard")
-    board.add_argument("--budgets", default=None, help="e.g. 50,100,150 (default: 1/3, 2/3, all of each's)")
+    board.add_argument("--budgets", default=None,
+                       help="e.g. 50,100,150: the largest reached is ranked, the others are shown as exploratory "
+                       "(default: each benchmark's full budget only)")
     board.set_defaults(func=cmd_leaderboard)
 
     check = sub.add_parser("verify", help="rerun stored runs and check their trajectories are bit-identical")

@@ -35,9 +35,28 @@ def _grid(n: int, width: float = 5.0, height: float = 3.8, rows_per: int = 1):
     return fig, axes
 
 
+def _legend_below(fig, axes) -> None:
+    """One legend for the figure, below the panels: a legend inside an axes hides curves that overlap."""
+    entries: dict[str, object] = {}
+    for ax in np.ravel(axes):
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    if entries:
+        fig.tight_layout()
+        fig.legend(
+            list(entries.values()),
+            list(entries),
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncol=min(len(entries), 6),
+            frameon=False,
+        )
+
+
 def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    if not fig.legends:
+        fig.tight_layout()
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -67,8 +86,8 @@ def regret_vs_queries(trajectories: pd.DataFrame, colors: dict, path: Path) -> P
         if column == "regret":
             ax.set_yscale("symlog", linthresh=0.1)
             ax.set_ylim(bottom=0)
-        ax.legend()
     _hide_unused(axes, len(names))
+    _legend_below(fig, axes)
     return _save(fig, path)
 
 
@@ -88,8 +107,8 @@ def regret_vs_seconds(curves: pd.DataFrame, columns: dict[str, str], colors: dic
         if columns[name] == "regret":
             ax.set_yscale("symlog", linthresh=0.1)
             ax.set_ylim(bottom=0)
-        ax.legend()
     _hide_unused(axes, len(names))
+    _legend_below(fig, axes)
     return _save(fig, path)
 
 
@@ -97,7 +116,7 @@ def final_distribution(finals: pd.DataFrame, colors: dict, metric: dict[str, str
     names = sorted(finals["benchmark"].unique())
     fig, axes = _grid(len(names), width=4.2)
     for ax, name in zip(axes.flat, names, strict=False):
-        bench = finals[finals["benchmark"] == name]
+        bench = finals[(finals["benchmark"] == name) & finals["incumbent_final"].notna()]  # NaN: nothing to draw
         order = sorted(bench["method"].unique())
         with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11 a deprecated argument
             warnings.simplefilter("ignore", matplotlib.MatplotlibDeprecationWarning)
@@ -155,7 +174,7 @@ def target_ecdf(per_run: pd.DataFrame, targets: list[str], colors: dict, path: P
                 ylabel="share of runs at target",
                 ylim=(-0.02, 1.02),
             )
-            ax.legend(loc="upper left")
+    _legend_below(fig, axes)
     return _save(fig, path)
 
 

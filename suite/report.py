@@ -6,29 +6,37 @@ search, so it works without the data directory.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 
-from suite import collect, figures, literature, provenance, significance, stats
+from suite import bayesian, collect, exact, figures, literature, provenance, significance, stats
 from suite import document as doc
 from suite import verify as verification
 from suite.errors import NasreproError
 
 
 def write_report(
-    store_dirs: list[Path], out: Path, budget: int | None = None, title: str | None = None,
+    store_dirs: list[Path],
+    out: Path,
+    budget: int | None = None,
+    title: str | None = None,
     benchmarks: list[str] | None = None,
+    rope: float = significance.ROPE,
 ) -> Path:
     results = collect.load(store_dirs, benchmarks)
     trajectories = results.trajectories
     main = _main_budgets(trajectories, results.timed, budget)
     trajectories = trajectories[trajectories["step"] <= trajectories["benchmark"].map(main)]
     finals_by_budget = stats.at_budgets(trajectories, {b: stats.budget_levels(n) for b, n in main.items()})
+    finals_by_budget["endpoint"] = _endpoint(finals_by_budget, main)
     finals = finals_by_budget[finals_by_budget["budget"] == finals_by_budget["benchmark"].map(main)]
     out.mkdir(parents=True, exist_ok=True)
-    context = _Context(results, trajectories, main, finals, finals_by_budget, out)
+    context = _Context(results, trajectories, main, finals, finals_by_budget, out, rope)
     blocks = [
+        *_verdict_section(context),
+        doc.Heading("Data"),
         doc.Paragraph(_provenance(context)),
         *_summary_section(context),
         *_reproducibility_section(context),
@@ -49,7 +57,7 @@ def write_report(
 class _Context:
     """What every section reads; built once."""
 
-    def __init__(self, results, trajectories, main, finals, finals_by_budget, out: Path) -> None:
+    def __init__(self, results, trajectories, main, finals, finals_by_budget, out: Path, rope: float) -> None:
         self.results = results
         self.trajectories = trajectories
         self.main = main
@@ -60,6 +68,10 @@ class _Context:
         by_benchmark = results.runs.drop_duplicates("benchmark").set_index("benchmark")["run_id"]
         self.bench_meta = {name: results.metas[run_id]["benchmark"] for name, run_id in by_benchmark.items()}
         self.metric = {name: meta["final_metric"] for name, meta in self.bench_meta.items()}
+        self.rope = rope
+        # Computed once: the summary at the top and the significance section both read it.
+        self.pairs = significance.pairwise(finals_by_budget, primary=main, rope=rope)
+        self.across = significance.across(finals)
 
 
 def _main_budgets(trajectories: pd.DataFrame, timed: set[str], budget: int | None) -> dict[str, int]:
@@ -73,6 +85,12 @@ def _main_budgets(trajectories: pd.DataFrame, timed: set[str], budget: int | Non
             f"not every run reached {budget} queries (reached by all: {short}); choose a smaller --budget"
         )
     return {name: budget for name in common}
+
+
+def _endpoint(table: pd.DataFrame, main: dict[str, int]) -> list[str]:
+    """The full budget is the primary endpoint; smaller budgets are exploratory."""
+    primary = table["budget"] == table["benchmark"].map(main)
+    return ["primary" if p else "exploratory" for p in primary]
 
 
 def _fmt(value: float, digits: int = 2) -> str:
@@ -97,13 +115,13 @@ def _provenance(c: _Context) -> str:
     )
 
 
-def _reference_note(reference: dict[str, float]) -> str:
+def _reference_note(reference: dict[str, str]) -> str:
     if not reference:
         return ""
-    named = "; ".join(f"{name}: {best:.4f}" for name, best in sorted(reference.items()))
+    named = "; ".join(f"{name}: {text}" for name, text in sorted(reference.items()))
     return (
-        " Where the space's optimum is unknown (its space is not enumerable), regret is measured against the "
-        f"best final metric found by any run in this report ({named}), so it is relative to these runs."
+        " Where the space's optimum is unknown, regret is measured against a reference fixed before any search "
+        f"({named}); a run that beats it has negative regret and counts as reaching the 'optimum' target."
     )
 
 
@@ -129,9 +147,9 @@ def _summary_section(c: _Context) -> list[doc.Block]:
             "final metric": c.metric[r.benchmark],
             "method": r.method,
             "n": r.n,
-            "mean ± std": f"{r.mean:.2f} ± {_fmt(r.std)}",
-            "median": f"{r.median:.2f}",
-            "IQR": f"{r.q25:.2f}–{r.q75:.2f}",
+            "mean ± std": f"{_fmt(r.mean)} ± {_fmt(r.std)}",
+            "median": _fmt(r.median),
+            "IQR": f"{_fmt(r.q25)}–{_fmt(r.q75)}",
             "95% CI of mean": "–"
             if pd.isna(ci[r.benchmark, r.method][0])
             else f"{ci[r.benchmark, r.method][0]:.2f}–{ci[r.benchmark, r.method][1]:.2f}",
@@ -143,8 +161,7 @@ def _summary_section(c: _Context) -> list[doc.Block]:
         doc.Heading("Final metric of the incumbent"),
         doc.Table(
             pd.DataFrame(rows),
-            f"at each benchmark's full budget; CI: BCa bootstrap of the mean, {stats.N_RESAMPLES} "
-            "resamples, seeded",
+            f"at each benchmark's full budget; CI: BCa bootstrap of the mean, {stats.N_RESAMPLES} resamples, seeded",
         ),
         doc.Figure(plot, "Final metric per seed (points) and its quartiles (boxes) at the full budget"),
     ]
@@ -152,20 +169,20 @@ def _summary_section(c: _Context) -> list[doc.Block]:
 
 def _reproducibility_section(c: _Context) -> list[doc.Block]:
     repro = stats.reproducibility(c.finals_by_budget)
+    repro.insert(4, "endpoint", _endpoint(repro, c.main))
     repro.to_csv(c.out / "reproducibility.csv", index=False)
     rows = [
         {
             "benchmark": r.benchmark,
             "method": r.method,
             "budget": r.budget,
+            "endpoint": r.endpoint,
             "n": r.n,
-            "final mean ± std": f"{r.final_mean:.2f} ± {_fmt(r.final_std)}",
-            "final range": f"{r.final_min:.2f}–{r.final_max:.2f}",
+            "final mean ± std": f"{_fmt(r.final_mean)} ± {_fmt(r.final_std)}",
+            "final range": f"{_fmt(r.final_min)}–{_fmt(r.final_max)}",
             "regret mean ± std": f"{_fmt(r.regret_mean)} ± {_fmt(r.regret_std)}",
             "regret median [IQR]": f"{_fmt(r.regret_median)} [{_fmt(r.regret_q25)}–{_fmt(r.regret_q75)}]",
-            "regret 95% CI": "–"
-            if pd.isna(r.regret_ci_low)
-            else f"{r.regret_ci_low:.2f}–{r.regret_ci_high:.2f}",
+            "regret 95% CI": "–" if pd.isna(r.regret_ci_low) else f"{r.regret_ci_low:.2f}–{r.regret_ci_high:.2f}",
             "top % (median)": _fmt(r.top_pct_median, 3),
             "found optimum": _pct(r.p_optimum),
             "found top 0.1%": _pct(r.p_top),
@@ -176,7 +193,8 @@ def _reproducibility_section(c: _Context) -> list[doc.Block]:
     return [
         doc.Heading("Reproducibility across seeds"),
         doc.Paragraph(
-            "Per benchmark, method and budget (1/3, 2/3 and all of the full budget). Top %: the share of "
+            "Per benchmark, method and budget (1/3, 2/3 and all of the full budget; only the full budget is "
+            "the primary endpoint, the others are exploratory). Top %: the share of "
             "the space strictly better than the found cell (0 = the optimum; – where the space is not "
             "enumerated). Found optimum: regret 0; found top 0.1%: fewer than 0.1% of cells better. "
             "Distinct final cells: how many different cells the seeds ended with (1 = every seed found the "
@@ -194,6 +212,7 @@ def _target_section(c: _Context) -> list[doc.Block]:
             head,
             doc.Paragraph("No benchmark here has a known optimum, so no regret target can be stated."),
         ]
+    table.insert(5, "endpoint", "primary")  # targets are read at the full budget only
     table.to_csv(c.out / "targets.csv", index=False)
     per_run.to_csv(c.out / "queries_to_target.csv", index=False)
     rows = [
@@ -203,6 +222,7 @@ def _target_section(c: _Context) -> list[doc.Block]:
             "target": r.target,
             "budget": r.budget,
             "successes": f"{r.successes}/{r.n}",
+            "success rate [95% CI]": f"{r.success_rate:.0%} [{r.success_ci_low:.0%}–{r.success_ci_high:.0%}]",
             "queries (median [IQR] of successes)": "–"
             if pd.isna(r.median_queries)
             else f"{r.median_queries:.0f} [{r.q25_queries:.0f}–{r.q75_queries:.0f}]",
@@ -214,16 +234,20 @@ def _target_section(c: _Context) -> list[doc.Block]:
     return [
         head,
         doc.Paragraph(
-            "Targets in points of regret (regret ≤ 0.1 means within 0.1 of the best final metric in the "
-            "space). aRT is COCO's expected running time: all queries spent by all runs (a run that reached "
+            "Targets in points of regret, declared before the runs (regret ≤ 0.1 means within 0.1 of the best "
+            "final metric in the space, or of the fixed reference where the optimum is unknown). A run succeeds "
+            "when its incumbent at the budget meets the target; it reached the target at the first query after "
+            "which the target stays met (an incumbent's final metric can get worse later, so touching the target "
+            "is not enough). Success rates with exact Clopper-Pearson 95% intervals. "
+            "aRT is COCO's expected running time: all queries spent by all runs (a run that reached "
             "the target counts its queries up to then, one that did not its whole budget) divided by the "
             "number of runs that reached it; ∞ when none did."
         ),
         doc.Table(pd.DataFrame(rows)),
         doc.Figure(
             plot,
-            "Queries-to-target ECDF: share of all runs that reached the target by each query (it ends at "
-            "the success rate)",
+            "Queries-to-target ECDF: share of all runs that have met the target for good by each query (it "
+            "ends at the success rate)",
         ),
     ]
 
@@ -245,10 +269,7 @@ def _curve_section(c: _Context) -> list[doc.Block]:
         timed = c.trajectories[c.trajectories["benchmark"].isin(with_cost)]
         columns = {name: figures.curve_column(timed[timed["benchmark"] == name]) for name in with_cost}
         curves = pd.concat(
-            [
-                stats.time_curves(timed[timed["benchmark"] == name], column)
-                for name, column in columns.items()
-            ],
+            [stats.time_curves(timed[timed["benchmark"] == name], column) for name, column in columns.items()],
             ignore_index=True,
         )
         if not curves.empty:
@@ -271,38 +292,129 @@ def _curve_section(c: _Context) -> list[doc.Block]:
     return blocks
 
 
+FOCUS = "ganas"  # the method the summary is about: its pairs get a verdict line at the top
+# Its labels: plain, with a predictor (`+`) or a settings hash (`#`); not the ablation `ganas-mle`.
+_FOCUS_LABEL = rf"^{FOCUS}($|[+#])"
+
+
+def _focus_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Primary-endpoint pairs that involve GA-NAS (any label starting with `ganas`), or all of them."""
+    primary = pairs[pairs["endpoint"] == "primary"]
+    involved = primary["method_a"].str.match(_FOCUS_LABEL) | primary["method_b"].str.match(_FOCUS_LABEL)
+    return primary[involved] if involved.any() else primary
+
+
+def _oriented(row: pd.Series) -> pd.Series:
+    """The row with the focus method as method_a, so every verdict line reads 'GA-NAS vs X'."""
+    if re.match(_FOCUS_LABEL, row["method_a"]) or not re.match(_FOCUS_LABEL, row["method_b"]):
+        return row
+    swapped = row.copy()
+    swapped["method_a"], swapped["method_b"] = row["method_b"], row["method_a"]
+    swapped["hl_shift"], swapped["hl_low"], swapped["hl_high"] = -row["hl_shift"], -row["hl_high"], -row["hl_low"]
+    swapped["p_a_better"], swapped["p_b_better"] = row["p_b_better"], row["p_a_better"]
+    return swapped
+
+
+def _ranking_lines(c: _Context) -> list[str]:
+    lines = []
+    for name, bench in c.finals.groupby("benchmark"):
+        means = bench.groupby("method")["incumbent_final"].mean().sort_values(ascending=False)
+        order = ", ".join(f"{m} {v:.2f}" if pd.notna(v) else f"{m} (no finite final metric)" for m, v in means.items())
+        lines.append(f"{name} at {c.main[name]} queries (primary budget), mean {c.metric[name]}: {order}.")
+    if c.across is not None and c.across.blocks == "benchmarks":
+        lines.append(c.across.sentence())
+    return lines
+
+
+def _verdict_section(c: _Context) -> list[doc.Block]:
+    blocks: list[doc.Block] = [doc.Heading("Summary"), doc.Bullets(tuple(_ranking_lines(c)))]
+    if c.pairs.empty:
+        return [*blocks, doc.Paragraph("Only one method per benchmark: nothing to compare.")]
+    focus = _focus_pairs(c.pairs)
+    for name, rows in focus.groupby("benchmark", sort=False):
+        blocks.append(doc.Paragraph(f"{name}, at the primary budget of {c.main[name]} queries:"))
+        blocks.append(doc.Bullets(tuple(significance.verdict(_oriented(r)) for _, r in rows.iterrows())))
+    power = significance.power_by_benchmark(c.pairs)
+    notes = [f"{name}: {p.sentence()}" for name, p in power.items()]
+    notes += significance.disagreements(c.pairs, c.across)
+    blocks.append(
+        doc.Paragraph(
+            f"How to read a verdict: the Bayesian signed-rank test (ROPE ±{c.rope:g} points) gives the most "
+            "probable of 'A better', 'equivalent', 'B better'; the Hodges-Lehmann shift is A minus B in points "
+            "with its exact 95% interval; p is the exact signed-rank test, Holm-corrected over all pairs of "
+            "the benchmark at the primary budget. Details under 'Statistical significance'."
+        )
+    )
+    if notes:
+        blocks.append(doc.Bullets(tuple(notes)))
+    return blocks
+
+
+def _pair_rows(table: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "benchmark": r.benchmark,
+                "budget": r.budget,
+                "endpoint": r.endpoint,
+                "pair": f"{r.method_a} vs {r.method_b}",
+                "n": f"{r.n_a}" if r.paired else f"{r.n_a}/{r.n_b}",
+                "test": "–" if pd.isna(r.p) else f"{r.test} ({r.test_method})",
+                "p": _p3(r.p),
+                "Holm p": _p3(r.p_holm),
+                "HL shift [95% CI]": "–"
+                if pd.isna(r.p)
+                else f"{r.hl_shift:+.2f} [{_signed(r.hl_low)}, {_signed(r.hl_high)}]",
+                "P(A better) / P(equiv.) / P(B better)": "–"
+                if pd.isna(r.p_equivalent)
+                else f"{r.p_a_better:.2f} / {r.p_equivalent:.2f} / {r.p_b_better:.2f}",
+                "A12": "–" if pd.isna(r.p) else f"{r.a12:.2f} ({r.magnitude})",
+                "note": r.note,
+            }
+            for r in table.itertuples()
+        ]
+    )
+
+
+def _p3(p: float) -> str:
+    return "–" if pd.isna(p) else f"{p:.3g}"
+
+
+def _signed(value: float) -> str:
+    return "∞" if value == float("inf") else "-∞" if value == float("-inf") else f"{value:+.2f}"
+
+
 def _significance_section(c: _Context) -> list[doc.Block]:
-    table = significance.pairwise(c.finals_by_budget)
+    table = c.pairs
     blocks: list[doc.Block] = [doc.Heading("Statistical significance")]
     if table.empty:
         return [*blocks, doc.Paragraph("Only one method per benchmark: nothing to compare.")]
     table.to_csv(c.out / "pairwise.csv", index=False)
-    rows = [
-        {
-            "benchmark": r.benchmark,
-            "budget": r.budget,
-            "pair": f"{r.method_a} vs {r.method_b}",
-            "n": f"{r.n_a}/{r.n_b}",
-            "test": r.test,
-            "p": f"{r.p:.3g}",
-            "Holm p": f"{r.p_holm:.3g}",
-            "A12": f"{r.a12:.2f} ({r.magnitude})",
-            "verdict": f"{r.better} better" if r.better else "no difference",
-        }
-        for r in table.itertuples()
-    ]
+    primary = table[table["endpoint"] == "primary"]
+    exploratory = table[table["endpoint"] == "exploratory"]
     blocks += [
         doc.Paragraph(
-            "Two-sided tests on the final metric, per benchmark and budget. Runs of two methods pair up "
-            "when both have the same seeds (seed i shares its initial random draws): Wilcoxon signed-rank "
-            "test on the per-seed differences; otherwise Mann-Whitney U. Holm correction over the pairs of "
-            "one benchmark and budget. A12 (Vargha-Delaney) is the probability that the first method's run "
-            f"beats the second's (0.5 = none). Significance level {significance.ALPHA}."
+            "Two-sided tests on the final metric. Primary endpoint: each benchmark's full budget, with Holm's "
+            "correction over all pairs of the benchmark at that budget; the smaller budgets are exploratory "
+            "(Holm within each budget; read them as descriptions, not as confirmed differences). Runs of two "
+            "methods pair up when both have the same seeds (seed i shares its initial random draws): exact "
+            "signed-rank test on the per-seed differences, their conditional sign-flip distribution counted "
+            f"in full at every n (values rounded to {exact.TOL:g} before ranking, zero differences dropped "
+            "as in scipy's zero_method='wilcox'); otherwise the Mann-Whitney permutation test on the midranks, "
+            f"exact up to {exact.N_RESAMPLES:,} splits and else {exact.N_RESAMPLES:,} random splits "
+            f"(seed {exact.SEED}). HL shift: Hodges-Lehmann estimate of A minus B in points with its exact "
+            "95% interval (inverting the same rank test). Bayesian signed-rank test (Benavoli et al. 2017): "
+            f"posterior probabilities that A is better by more than {c.rope:g} points, that the two are within "
+            f"±{c.rope:g} points (the ROPE, set with --rope), that B is better; {bayesian.N_SAMPLES:,} posterior "
+            f"draws, seed {bayesian.SEED}. A12 (Vargha-Delaney, exact fractions): the probability that A's run "
+            "beats B's; small, medium, large from 0.56, 0.64, 0.71 on. pairwise.csv has every number."
         ),
-        doc.Table(pd.DataFrame(rows)),
-        doc.Bullets(tuple(significance.sentences(table))),
+        doc.Table(_pair_rows(primary), "Primary endpoint (full budget)"),
+        doc.Bullets(tuple(significance.verdict(r) for _, r in primary.iterrows())),
     ]
-    result = significance.across(c.finals)
+    if not exploratory.empty:
+        blocks.append(doc.Table(_pair_rows(exploratory), "Exploratory (smaller budgets, not confirmatory)"))
+    result = c.across
     if result is None:
         return [*blocks, doc.Paragraph("Too few methods or blocks for a test across benchmarks.")]
     result.scores.to_csv(c.out / "omnibus_scores.csv")
@@ -310,14 +422,14 @@ def _significance_section(c: _Context) -> list[doc.Block]:
         doc.Heading("Across benchmarks", 3),
         doc.Paragraph(
             "Scores: the mean final metric of each method on each block at the full budget; methods ranked "
-            "per block. Friedman test with Nemenyi post-hoc for three or more methods, Wilcoxon signed-rank "
-            "over the blocks for two (Demšar 2006). With a single benchmark the blocks are its paired seeds."
+            "per block. Friedman test with Nemenyi post-hoc for three or more methods, the exact signed-rank "
+            "test over the blocks for two (Demšar 2006). With a single benchmark the blocks are its paired "
+            "seeds."
         ),
-        doc.Bullets((result.sentence(),)),
+        doc.Bullets((result.sentence(), *significance.disagreements(table, result))),
         doc.Figure(
             figures.cd_diagram(result, c.out / "cd_diagram.png"),
-            "Critical-difference diagram: average ranks; methods joined by a bar are not significantly "
-            "different",
+            "Critical-difference diagram: average ranks; methods joined by a bar are not significantly different",
         ),
     ]
     return blocks

@@ -2,128 +2,63 @@
 
 Within a benchmark and budget: every pair of methods, two-sided. Runs pair up when both methods were run
 with the same (experiment seed, repeat) set: seed i gives every method the same initial draws, so the
-Wilcoxon signed-rank test on per-seed differences applies; otherwise the Mann-Whitney U test. The pairs
-on one benchmark and budget form one family for the Holm correction. Effect size: Vargha-Delaney A12.
+exact signed-rank test on per-seed differences applies; otherwise the exact (or seeded Monte-Carlo)
+Mann-Whitney permutation test (suite.exact). The primary endpoint is each benchmark's full budget: Holm's
+correction runs over all pairs of one benchmark at that budget; other budgets are exploratory (Holm within
+their own budget, labelled `exploratory`, never read as confirmatory). Effect sizes per pair: the
+Hodges-Lehmann shift with its exact 95% interval, Vargha-Delaney A12 (exact fractions), and the Bayesian
+signed-rank test with a ROPE (suite.bayesian; paired runs only).
 
 Across benchmarks (Demšar 2006): the score of a method on a benchmark is its mean final metric; Friedman's
-test with Nemenyi's post-hoc test for three or more methods, the Wilcoxon signed-rank test over benchmarks
-for two. With a single benchmark the blocks are the paired seeds instead.
+test with Nemenyi's post-hoc test for three or more methods, the signed-rank test over benchmarks for two.
+With a single benchmark the blocks are the paired seeds instead.
 """
 
 from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 import scikit_posthocs as sp
 from scipy import stats as st
+from statsmodels.stats.multitest import multipletests
+
+from suite import bayesian, exact
 
 ALPHA = 0.05
+ROPE = 0.1  # region of practical equivalence, in points of the final metric (accuracy in %)
+POWER = 0.8
 PAIR_KEY = ["experiment_seed", "repeat"]
-# Vargha & Delaney (2000): |A12 - 0.5| below these bounds is negligible, small, medium; above, large.
-A12_BOUNDS = ((0.06, "negligible"), (0.14, "small"), (0.21, "medium"))
+# Vargha & Delaney (2000): A12 (or 1 - A12) at or above 0.56, 0.64, 0.71 is a small, medium, large effect.
+A12_BOUNDS = ((Fraction(71, 100), "large"), (Fraction(64, 100), "medium"), (Fraction(56, 100), "small"))
 
 
 def holm(pvalues) -> np.ndarray:
-    """Holm's step-down adjusted p-values: the i-th smallest times (m - i), made monotone, capped at 1."""
+    """Holm's step-down adjusted p-values (statsmodels)."""
     p = np.asarray(pvalues, dtype=float)
-    order = np.argsort(p, kind="stable")
-    scaled = p[order] * (len(p) - np.arange(len(p)))
-    adjusted = np.empty_like(p)
-    adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
-    return adjusted
+    if len(p) == 0:
+        return p
+    return multipletests(p, method="holm")[1]
 
 
-def a12(x, y) -> float:
-    """Vargha-Delaney A12: P(X > Y) + P(X = Y) / 2 for a random draw of each; 0.5 = no tendency."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    greater = (x[:, None] > y[None, :]).sum()
-    equal = (x[:, None] == y[None, :]).sum()
-    return float((greater + 0.5 * equal) / (len(x) * len(y)))
+def a12(x, y) -> Fraction:
+    """Vargha-Delaney A12 = P(X > Y) + P(X = Y) / 2, as an exact fraction of the counts (TOL-rounded data)."""
+    x, y = exact.rounded(x), exact.rounded(y)
+    greater = int((x[:, None] > y[None, :]).sum())
+    equal = int((x[:, None] == y[None, :]).sum())
+    return Fraction(2 * greater + equal, 2 * len(x) * len(y))
 
 
-def a12_magnitude(value: float) -> str:
-    distance = abs(value - 0.5)
-    return next((label for bound, label in A12_BOUNDS if distance < bound), "large")
-
-
-@dataclass(frozen=True)
-class TestResult:
-    test: str
-    statistic: float
-    p: float
-
-
-def two_sample(x: pd.Series, y: pd.Series, paired: bool) -> TestResult:
-    """Two-sided test of x vs y; `paired` = x[i] and y[i] come from the same seed."""
-    if paired:
-        differences = x.to_numpy(dtype=float) - y.to_numpy(dtype=float)
-        if not np.any(differences):  # every seed gave both methods the same result: nothing to test
-            return TestResult("Wilcoxon signed-rank", 0.0, 1.0)
-        # Exact null distribution without ties or zero differences; otherwise the normal approximation with
-        # tie correction (scipy's default there, an exhaustive permutation test, takes a second per pair).
-        magnitudes = np.abs(differences)
-        exact = np.all(magnitudes > 0) and len(np.unique(magnitudes)) == len(magnitudes)
-        result = st.wilcoxon(x, y, alternative="two-sided", method="exact" if exact else "approx")
-        return TestResult("Wilcoxon signed-rank", float(result.statistic), float(result.pvalue))
-    if np.ptp(np.concatenate([x, y])) == 0:
-        return TestResult("Mann-Whitney U", len(x) * len(y) / 2, 1.0)
-    result = st.mannwhitneyu(x, y, alternative="two-sided")
-    return TestResult("Mann-Whitney U", float(result.statistic), float(result.pvalue))
-
-
-def pairwise(finals: pd.DataFrame, column: str = "incumbent_final", alpha: float = ALPHA) -> pd.DataFrame:
-    """Every pair of methods per benchmark, oracle and budget; `column` is higher-is-better.
-
-    a12 is method_a's A12 against method_b; `better` names the significantly better method, or is empty.
-    """
-    rows = []
-    budgets = finals["budget"] if "budget" in finals else pd.Series(0, index=finals.index)
-    for (benchmark, oracle, budget), cell in finals.assign(budget=budgets).groupby(
-        ["benchmark", "oracle", "budget"]
-    ):
-        family = []
-        samples = {m: g.set_index(_pair_index(g))[column].sort_index() for m, g in cell.groupby("method")}
-        for a, b in itertools.combinations(sorted(samples), 2):
-            x, y = samples[a], samples[b]
-            paired = len(x) == len(y) and x.index.equals(y.index) and x.index.is_unique
-            result = two_sample(x, y, paired)
-            effect = a12(x, y)
-            family.append(
-                {
-                    "benchmark": benchmark,
-                    "oracle": oracle,
-                    "budget": budget,
-                    "method_a": a,
-                    "method_b": b,
-                    "n_a": len(x),
-                    "n_b": len(y),
-                    "median_a": x.median(),
-                    "median_b": y.median(),
-                    "test": result.test,
-                    "statistic": result.statistic,
-                    "p": result.p,
-                    "a12": effect,
-                    "magnitude": a12_magnitude(effect),
-                }
-            )
-        if family:
-            adjusted = holm([row["p"] for row in family])
-            for row, p_holm in zip(family, adjusted, strict=True):
-                significant = p_holm < alpha
-                winner = row["method_a"] if row["a12"] > 0.5 else row["method_b"]
-                rows.append(
-                    {
-                        **row,
-                        "p_holm": p_holm,
-                        "significant": significant,
-                        "better": winner if significant and row["a12"] != 0.5 else "",
-                    }
-                )
-    return pd.DataFrame(rows)
+def a12_magnitude(value: Fraction | float) -> str:
+    """Label of max(A12, 1 - A12) against the thresholds (>= threshold: that label)."""
+    value = Fraction(value).limit_denominator(10**9) if not isinstance(value, Fraction) else value
+    strength = max(value, 1 - value)
+    return next((label for bound, label in A12_BOUNDS if strength >= bound), "negligible")
 
 
 def _pair_index(group: pd.DataFrame) -> pd.MultiIndex | pd.Index:
@@ -131,30 +66,207 @@ def _pair_index(group: pd.DataFrame) -> pd.MultiIndex | pd.Index:
     return pd.MultiIndex.from_frame(group[keys]) if len(keys) > 1 else pd.Index(group[keys[0]])
 
 
-def sentences(table: pd.DataFrame, alpha: float = ALPHA) -> list[str]:
-    """One sentence per benchmark and budget saying which differences are significant at `alpha`."""
-    out = []
-    for (benchmark, budget), cell in table.groupby(["benchmark", "budget"], sort=False):
-        head = f"{benchmark} at {budget} queries: "
-        found = cell[cell["significant"]]
-        parts = []
-        for row in found.itertuples():
-            loser = row.method_b if row.better == row.method_a else row.method_a
-            a12_better = row.a12 if row.better == row.method_a else 1 - row.a12
-            parts.append(
-                f"{row.better} beats {loser} ({row.test}, Holm-adjusted p = {_p(row.p_holm)}, "
-                f"A12 = {a12_better:.2f}, {row.magnitude} effect)"
-            )
-        rest = cell[~cell["significant"]]
-        if len(rest):
-            pairs = ", ".join(f"{r.method_a} vs {r.method_b} (p = {_p(r.p_holm)})" for r in rest.itertuples())
-            parts.append(f"no significant difference for {pairs}")
-        out.append(head + "; ".join(parts) + f" (alpha = {alpha}).")
-    return out
+def compare(x: pd.Series, y: pd.Series, rope: float = ROPE) -> dict:
+    """Test, effect sizes and posterior of one pair; x, y indexed by seed. NaN values are left out."""
+    paired = len(x) == len(y) and x.index.equals(y.index) and x.index.is_unique
+    missing = [values for values in (x, y) if values.isna().all()]
+    if paired:
+        keep = x.notna().to_numpy() & y.notna().to_numpy()
+        x, y = x[keep], y[keep]
+    else:
+        x, y = x.dropna(), y.dropna()
+    row: dict = {"paired": paired, "n_a": len(x), "n_b": len(y), "rope": rope}
+    if len(x) == 0 or len(y) == 0:
+        which = "either method" if len(missing) == 2 else "one method" if missing else "any common seed"
+        return {**row, "test": "", "p": np.nan, "note": f"no finite final metric for {which}"}
+    a, b = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
+    if paired:
+        result = exact.signed_rank(a - b)
+        shift = exact.hodges_lehmann_paired(a - b)
+        posterior = bayesian.signed_rank(a, b, rope)
+        bayes = {"p_a_better": posterior.p_a, "p_equivalent": posterior.p_rope, "p_b_better": posterior.p_b}
+        spread = float(np.std(exact.rounded(a - b), ddof=1)) if len(a) > 1 else np.nan
+    else:
+        result = exact.mann_whitney(a, b)
+        shift = exact.hodges_lehmann_unpaired(a, b)
+        bayes = {"p_a_better": np.nan, "p_equivalent": np.nan, "p_b_better": np.nan}
+        spread = np.nan
+    effect = a12(a, b)
+    notes = []
+    if len(a) < 2 or len(b) < 2:
+        notes.append("one seed only: no test can show a difference")
+    elif not np.isfinite(shift.low):
+        notes.append("too few seeds for a 95% interval")
+    return {
+        **row,
+        "median_a": float(np.median(a)),
+        "median_b": float(np.median(b)),
+        "test": result.test,
+        "test_method": result.method,
+        "statistic": result.statistic,
+        "p": result.p,
+        "hl_shift": shift.estimate,
+        "hl_low": shift.low,
+        "hl_high": shift.high,
+        "a12": float(effect),
+        "magnitude": a12_magnitude(effect),
+        **bayes,
+        "sd_diff": spread,
+        "note": "; ".join(notes),
+    }
+
+
+def pairwise(
+    finals: pd.DataFrame,
+    primary: Mapping[str, int] | None = None,
+    rope: float = ROPE,
+    column: str = "incumbent_final",
+    alpha: float = ALPHA,
+) -> pd.DataFrame:
+    """Every pair of methods per benchmark, oracle and budget; `column` is higher-is-better.
+
+    `primary` maps a benchmark to its primary budget (default: its largest budget in `finals`). Holm runs
+    within one (benchmark, oracle, budget) family. Shifts, A12 and P(A better) are of method_a over method_b.
+    """
+    finals = finals if "budget" in finals else finals.assign(budget=0)
+    if primary is None:
+        primary = finals.groupby("benchmark")["budget"].max().to_dict()
+    rows = []
+    for (benchmark, oracle, budget), cell in finals.groupby(["benchmark", "oracle", "budget"]):
+        samples = {m: g.set_index(_pair_index(g))[column].sort_index() for m, g in cell.groupby("method")}
+        family = [
+            {
+                "benchmark": benchmark,
+                "oracle": oracle,
+                "budget": budget,
+                "endpoint": "primary" if budget == primary.get(benchmark) else "exploratory",
+                "method_a": a,
+                "method_b": b,
+                **compare(samples[a], samples[b], rope),
+            }
+            for a, b in itertools.combinations(sorted(samples), 2)
+        ]
+        p = np.array([row["p"] for row in family], dtype=float)
+        tested = ~np.isnan(p)
+        adjusted = np.full(len(p), np.nan)
+        adjusted[tested] = holm(p[tested])
+        for row, p_holm in zip(family, adjusted, strict=True):
+            significant = bool(p_holm < alpha)
+            ahead = row.get("hl_shift", 0) > 0 or (row.get("hl_shift", 0) == 0 and row.get("a12", 0.5) > 0.5)
+            winner = row["method_a"] if ahead else row["method_b"]
+            rows.append({**row, "p_holm": p_holm, "significant": significant, "better": winner if significant else ""})
+    return pd.DataFrame(rows)
+
+
+def _signed(value: float) -> str:
+    return "∞" if value == np.inf else "-∞" if value == -np.inf else f"{value:+.2f}"
 
 
 def _p(p: float) -> str:
+    if pd.isna(p):
+        return "–"
     return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
+
+
+def verdict(row: Mapping) -> str:
+    """One line in words: the Bayesian verdict, the HL shift with its interval, the exact and Holm p."""
+    head = f"{row['method_a']} vs {row['method_b']}"
+    if pd.isna(row["p"]):
+        return f"{head}: not compared ({row['note']})."
+    parts = []
+    if pd.notna(row.get("p_equivalent")):
+        probs = {
+            f"equivalent within {row['rope']:g} points": row["p_equivalent"],
+            f"{row['method_a']} better by more than {row['rope']:g} points": row["p_a_better"],
+            f"{row['method_b']} better by more than {row['rope']:g} points": row["p_b_better"],
+        }
+        words, probability = max(probs.items(), key=lambda item: item[1])
+        parts.append(f"{words} with probability {probability:.2f}")
+    else:
+        parts.append("unpaired runs, no Bayesian signed-rank test")
+    parts.append(f"HL shift {_signed(row['hl_shift'])} [{_signed(row['hl_low'])}, {_signed(row['hl_high'])}]")
+    parts.append(f"p={_p(row['p'])} (Holm {_p(row['p_holm'])})")
+    note = f" ({row['note']})" if row.get("note") else ""
+    return f"{head}: " + "; ".join(parts) + note + "."
+
+
+# --- power ----------------------------------------------------------------------------------------
+
+POWER_SEED = 20240601  # the simulation stream of the power analysis
+POWER_DRAWS = 4_000
+
+
+@dataclass(frozen=True)
+class Power:
+    n: int
+    family: int  # pairs in the Holm family
+    level: float  # alpha / family: what the smallest p must reach under Holm
+    sd: float  # spread of the paired differences the shift is measured against
+    shift: float  # smallest shift detected with `POWER` probability; nan if none can be
+
+    def sentence(self) -> str:
+        head = (
+            f"Power: with n = {self.n} paired seeds and {self.family} pairs, a pair is significant after Holm "
+            f"only if its exact p ≤ {self.level:.2g}"
+        )
+        if np.isnan(self.shift):
+            return head + "; at this n no outcome reaches that, so no shift can be detected."
+        return head + (
+            f"; the signed-rank test detects a shift of {self.shift:.2f} points with {POWER:.0%} power, for "
+            f"differences spread like the observed ones (sd {self.sd:.2f}, the median over the pairs; "
+            f"normal draws, {POWER_DRAWS} simulated samples per shift, seed {POWER_SEED})."
+        )
+
+
+def _reject(n: int, level: float) -> np.ndarray:
+    """reject[t]: the exact two-sided p of T+ = t is at most `level` (untied data)."""
+    null = exact._signed_rank_null(n)
+    distance = np.abs(np.arange(len(null)) - n * (n + 1) / 4)
+    order = np.argsort(-distance, kind="stable")
+    tail = np.cumsum(null[order])  # P(distance >= the distance at each sorted position)
+    # the p of t: the tail up to the last position with the same distance (equal distances tie)
+    last = np.searchsorted(-distance[order], -distance + 1e-9, side="right") - 1
+    return tail[last] <= level + 1e-12
+
+
+def minimal_shift(n: int, family: int, sd: float, alpha: float = ALPHA) -> Power:
+    """The smallest mean shift (in units of `sd`, times sd) that the exact signed-rank test at level
+    alpha / family detects with POWER probability, by simulation with common random numbers."""
+    level = alpha / max(family, 1)
+    if n < 1 or not np.isfinite(sd) or sd <= 0:
+        return Power(n, family, level, sd, np.nan)
+    reject = _reject(n, level)
+    if not reject.any():
+        return Power(n, family, level, sd, np.nan)
+    z = np.random.default_rng(POWER_SEED).standard_normal((POWER_DRAWS, n))
+    ranks = np.arange(1, n + 1)
+
+    def power(delta: float) -> float:
+        d = z + delta
+        order = np.argsort(np.abs(d), axis=1)
+        positive = np.take_along_axis(d, order, axis=1) > 0
+        return float(reject[(positive * ranks).sum(axis=1)].mean())
+
+    low, high = 0.0, 1.0
+    while power(high) < POWER:
+        low, high = high, 2 * high
+    for _ in range(20):  # to 1e-6 of the bracket: far below what the report prints
+        mid = (low + high) / 2
+        low, high = (mid, high) if power(mid) < POWER else (low, mid)
+    return Power(n, family, level, sd, high * sd)
+
+
+def power_by_benchmark(table: pd.DataFrame, alpha: float = ALPHA) -> dict[str, Power]:
+    """Per benchmark, from its primary-endpoint pairs: the minimal detectable shift at their n."""
+    out = {}
+    primary = table[table["endpoint"] == "primary"]
+    for benchmark, pairs in primary.groupby("benchmark"):
+        paired = pairs[pairs["paired"] & pairs["p"].notna()]
+        if paired.empty:
+            continue
+        sd = float(paired["sd_diff"].median())
+        out[benchmark] = minimal_shift(int(paired["n_a"].min()), len(pairs), sd, alpha)
+    return out
 
 
 @dataclass(frozen=True)
@@ -178,9 +290,7 @@ class Omnibus:
         if self.p >= alpha:
             floor = _smallest_p(self)
             note = (
-                f"; with {n} blocks no outcome could reach p < {alpha}"
-                if floor is not None and floor >= alpha
-                else ""
+                f"; with {n} blocks no outcome could reach p < {alpha}" if floor is not None and floor >= alpha else ""
             )
             return head + f", no significant difference at alpha = {alpha}{note}."
         pairs = [
@@ -196,7 +306,7 @@ class Omnibus:
 
 def _smallest_p(result: Omnibus) -> float | None:
     """The smallest p-value the Wilcoxon test can give with N blocks (all differences one way): 2 / 2^N."""
-    return 2.0 / 2 ** result.scores.shape[0] if result.test.startswith("Wilcoxon") else None
+    return 2.0 / 2 ** result.scores.shape[0] if "signed-rank" in result.test else None
 
 
 def omnibus(scores: pd.DataFrame, blocks: str) -> Omnibus | None:
@@ -212,15 +322,13 @@ def omnibus(scores: pd.DataFrame, blocks: str) -> Omnibus | None:
     avg_ranks = ranks.mean()
     if k == 2:
         a, b = scores.columns
-        result = two_sample(scores[a], scores[b], paired=True)
-        matrix = pd.DataFrame(
-            [[1.0, result.p], [result.p, 1.0]], index=scores.columns, columns=scores.columns
-        )
+        result = exact.signed_rank(scores[a].to_numpy() - scores[b].to_numpy())
+        matrix = pd.DataFrame([[1.0, result.p], [result.p, 1.0]], index=scores.columns, columns=scores.columns)
         return Omnibus(
             blocks,
             scores,
             avg_ranks,
-            f"Wilcoxon signed-rank over {blocks}",
+            f"exact signed-rank test over {blocks}",
             result.statistic,
             result.p,
             matrix,
@@ -262,3 +370,44 @@ def across(finals: pd.DataFrame, column: str = "incumbent_final") -> Omnibus | N
     if len(names) >= 2:
         return omnibus(benchmark_scores(finals, column), "benchmarks")
     return omnibus(seed_scores(finals, column), f"paired seeds of {names[0]}")
+
+
+def disagreements(table: pd.DataFrame, result: Omnibus | None, alpha: float = ALPHA) -> list[str]:
+    """Where the primary pairwise tests and Nemenyi's post-hoc test disagree: one line per direction naming
+    the pairs, and why."""
+    if result is None or result.posthoc_name != "Nemenyi":
+        return []
+    primary = table[table["endpoint"] == "primary"]
+    single = result.blocks != "benchmarks"
+    only_pairwise, only_nemenyi = [], []
+    for a, b in itertools.combinations(sorted(result.avg_ranks.index), 2):
+        rows = primary[(primary["method_a"] == a) & (primary["method_b"] == b)]
+        if rows.empty:
+            continue
+        nemenyi = bool(result.posthoc.loc[a, b] < alpha) and result.p < alpha
+        if single:
+            pairwise_says = bool(rows["significant"].iloc[0])
+        else:  # across benchmarks the pairwise verdicts agree with Nemenyi if they hold on every benchmark
+            pairwise_says = bool(rows["significant"].all() and rows["better"].nunique() == 1)
+        named = f"{a} vs {b} (Nemenyi p = {_p(result.posthoc.loc[a, b])})"
+        if pairwise_says and not nemenyi:
+            only_pairwise.append(named)
+        elif nemenyi and not pairwise_says:
+            only_nemenyi.append(named)
+    where = "its paired test" if single else "the paired test on every benchmark"
+    k, n = len(result.avg_ranks), len(result.scores)
+    lines = []
+    if only_pairwise:
+        lines.append(
+            f"{'; '.join(only_pairwise)}: {where} finds a difference, Nemenyi does not. They test different "
+            f"things: Nemenyi compares mean ranks of all {k} methods over {n} {result.blocks} at once, which "
+            "ignores how large the differences are and corrects for all pairs, so it has less power than the "
+            "signed-rank test of one pair's paired differences."
+        )
+    if only_nemenyi:
+        lines.append(
+            f"{'; '.join(only_nemenyi)}: Nemenyi finds a difference in mean rank, {where} does not. They test "
+            "different things: the ranks depend on the other methods and only on the order of the scores, the "
+            "signed-rank test on the sizes of the pair's own differences."
+        )
+    return lines

@@ -42,8 +42,7 @@ def common_budgets(trajectories: pd.DataFrame, timed: Collection[str] = ()) -> d
     """
     longest = trajectories.groupby(["benchmark", "run_id"])["step"].max()
     return {
-        name: int(steps.max() if name in timed else steps.min())
-        for name, steps in longest.groupby(level="benchmark")
+        name: int(steps.max() if name in timed else steps.min()) for name, steps in longest.groupby(level="benchmark")
     }
 
 
@@ -58,9 +57,7 @@ def at_budgets(trajectories: pd.DataFrame, budgets: Mapping[str, Sequence[int]])
         for name, levels in budgets.items()
         for b in levels
     ]
-    return (
-        pd.concat(parts, ignore_index=True).sort_values([*GROUP, "budget", "repeat"]).reset_index(drop=True)
-    )
+    return pd.concat(parts, ignore_index=True).sort_values([*GROUP, "budget", "repeat"]).reset_index(drop=True)
 
 
 def summary(finals: pd.DataFrame, column: str = "incumbent_final") -> pd.DataFrame:
@@ -88,16 +85,10 @@ def curves(trajectories: pd.DataFrame, column: str = "regret") -> pd.DataFrame:
 
 
 def mean_std(values: pd.Series) -> str:
-    return (
-        f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
-        if len(values) > 1
-        else f"{values.iloc[0]:.2f}"
-    )
+    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}" if len(values) > 1 else f"{values.iloc[0]:.2f}"
 
 
-def bootstrap_ci(
-    values: Sequence[float], seed: int = 0, confidence: float = CONFIDENCE
-) -> tuple[float, float]:
+def bootstrap_ci(values: Sequence[float], seed: int = 0, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """BCa bootstrap interval of the mean from a generator seeded with `seed`: same data, same interval."""
     x = np.asarray(values, dtype=float)
     x = x[~np.isnan(x)]
@@ -176,15 +167,24 @@ def reproducibility(finals: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 
 def queries_to_target(trajectories: pd.DataFrame, target: float, budgets: Mapping[str, int]) -> pd.DataFrame:
-    """Per run: `hit`, the first query at which regret <= target (NaN if never within the budget), and
-    `evaluations`, the queries the run spent: `hit` if it succeeded, else all it made within the budget.
+    """Per run: `hit`, the first query after which regret stays <= target up to the budget (NaN if the
+    incumbent at the budget misses it), and `evaluations`, the queries the run spent: `hit` if it
+    succeeded, else all it made within the budget.
+
+    Monotone on purpose: an incumbent's final metric can get worse when a better-looking (by validation)
+    cell replaces it, so a run that touched the target and left it is not a success.
     """
     rows = []
     for run_id, run in trajectories.groupby("run_id", sort=True):
         budget = budgets[run["benchmark"].iloc[0]]
-        run = run[run["step"] <= budget]
-        reached = run.loc[run["regret"] <= target + SUCCESS_TOL, "step"]
-        hit = float(reached.min()) if len(reached) else np.nan
+        run = run[run["step"] <= budget].sort_values("step")
+        met = (run["regret"] <= target + SUCCESS_TOL).to_numpy()
+        steps = run["step"].to_numpy()
+        if len(met) and met[-1]:
+            missed = np.flatnonzero(~met)
+            hit = float(steps[missed[-1] + 1] if len(missed) else steps[0])
+        else:
+            hit = np.nan
         first = run.iloc[0]
         rows.append(
             {
@@ -194,10 +194,18 @@ def queries_to_target(trajectories: pd.DataFrame, target: float, budgets: Mappin
                 "budget": budget,
                 "target": target,
                 "hit": hit,
-                "evaluations": hit if len(reached) else float(run["step"].max()),
+                "evaluations": hit if not np.isnan(hit) else float(steps.max()),
             }
         )
     return pd.DataFrame(rows)
+
+
+def clopper_pearson(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of a success rate, from scipy's binomial test."""
+    if n == 0:
+        return (np.nan, np.nan)
+    ci = st.binomtest(successes, n).proportion_ci(confidence_level=confidence, method="exact")
+    return (float(ci.low), float(ci.high))
 
 
 def expected_running_time(hits: Sequence[float], evaluations: Sequence[float]) -> float:
@@ -211,22 +219,20 @@ def target_table(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Queries to each target per benchmark and method: (summary table, per-run table for the ECDF).
 
-    Benchmarks without a known optimum (regret NaN) are left out: no target can be stated for them.
+    Benchmarks without a known optimum or a reference fixed before the search (regret NaN) are left out.
     """
     known = trajectories.groupby("benchmark")["regret"].transform(lambda r: r.notna().all())
     trajectories = trajectories[known]
     if trajectories.empty:
         return pd.DataFrame(), pd.DataFrame()
     per_run = pd.concat(
-        [
-            queries_to_target(trajectories, value, budgets).assign(target_name=name)
-            for name, value in targets.items()
-        ],
+        [queries_to_target(trajectories, value, budgets).assign(target_name=name) for name, value in targets.items()],
         ignore_index=True,
     )
     rows = []
     for (benchmark, oracle, method, name), group in per_run.groupby([*GROUP, "target_name"], sort=False):
         hits = group["hit"]
+        low, high = clopper_pearson(int(hits.notna().sum()), len(group))
         rows.append(
             {
                 "benchmark": benchmark,
@@ -237,15 +243,15 @@ def target_table(
                 "n": len(group),
                 "successes": int(hits.notna().sum()),
                 "success_rate": hits.notna().mean(),
+                "success_ci_low": low,
+                "success_ci_high": high,
                 "median_queries": hits.median(),
                 "q25_queries": hits.quantile(0.25),
                 "q75_queries": hits.quantile(0.75),
                 "aRT": expected_running_time(hits, group["evaluations"]),
             }
         )
-    table = (
-        pd.DataFrame(rows).sort_values([*GROUP, "target"], key=_target_order(targets)).reset_index(drop=True)
-    )
+    table = pd.DataFrame(rows).sort_values([*GROUP, "target"], key=_target_order(targets)).reset_index(drop=True)
     return table, per_run
 
 

@@ -82,36 +82,64 @@ def store(tmp_path) -> Path:
     return s.root
 
 
-def test_average_ranks_and_wins_over_benchmarks_and_budgets(store):
+def test_each_benchmark_counts_once_at_its_primary_budget(store):
     board = leaderboard.build(collect.load([store]))
-    assert board.budgets == {"b1": [2, 4, 6], "b2": [2, 4, 6]}
+    assert board.budgets == {"b1": [6], "b2": [6]} and board.primary == {"b1": 6, "b2": 6}
     overall = board.overall.set_index("method")
-    # b1 ranks per budget 2/4/6: x 2,1,1; y 1,2,2; z 3,3,3. b2: x and y share 1.5, z 3.
-    assert overall.loc["x", "avg_rank"] == pytest.approx((2 + 1 + 1 + 1.5 * 3) / 6)
-    assert overall.loc["y", "avg_rank"] == pytest.approx((1 + 2 + 2 + 1.5 * 3) / 6)
-    assert overall.loc["z", "avg_rank"] == pytest.approx(3.0)
-    assert overall["wins"].to_dict() == {"x": 5, "y": 4, "z": 0}  # a tie for first is a win for each
+    # At 6 queries: b1 ranks x 1, y 2, z 3; b2: x and y share 1.5, z 3.
+    assert overall["avg_rank"].to_dict() == pytest.approx({"x": 1.25, "y": 1.75, "z": 3.0})
+    assert overall["wins"].to_dict() == {"x": 2, "y": 1, "z": 0}  # a tie for first is a win for each
     assert list(board.overall["method"]) == ["x", "y", "z"]
-    assert (overall["cells"] == 6).all() and (overall["benchmarks"] == 2).all()
-    cell = board.scores.set_index(["benchmark", "budget", "method"]).loc[("b1", 4, "x")]
-    assert cell["n"] == 3 and cell["mean"] == pytest.approx(3.01) and cell["rank"] == 1
+    assert (overall["benchmarks"] == 2).all()
+    # Every seed keeps the order on both benchmarks (the seed offset is shared), so any resample of the
+    # seeds gives the same ranks: the bootstrap interval is the point.
+    assert overall["rank_ci_low"].to_dict() == pytest.approx(overall["avg_rank"].to_dict())
+    assert overall["rank_ci_high"].to_dict() == pytest.approx(overall["avg_rank"].to_dict())
+
+
+def test_rank_interval_widens_when_seeds_disagree_and_friedman_matches_scikit_posthocs(tmp_path):
+    import scikit_posthocs as sp
+    from scipy import stats as st
+
+    s = Store(tmp_path / "s")
+    # On b1 seed 0 favours y, seeds 1-2 favour x: resampling seeds can flip x and y there.
+    for repeat, (x, y) in enumerate([(1, 3), (5, 2), (5, 2)]):
+        _write_run(s, "b1", "x", repeat, [x - repeat / 100])
+        _write_run(s, "b1", "y", repeat, [y - repeat / 100])
+        _write_run(s, "b1", "z", repeat, [0])
+    for b, scores in {"b2": (3, 2, 1), "b3": (1, 3, 2)}.items():
+        for repeat in range(3):
+            for method, value in zip("xyz", scores, strict=True):
+                _write_run(s, b, method, repeat, [value])
+    board = leaderboard.build(collect.load([s.root]))
+    x = board.overall.set_index("method").loc["x"]
+    # x ranks 1, 1, 3; resamples that draw seed 0 twice put y first on b1: x then averages (2 + 1 + 3) / 3.
+    assert (x["rank_ci_low"], x["avg_rank"], x["rank_ci_high"]) == pytest.approx((5 / 3, 5 / 3, 2.0))
+    table = board.omnibus.scores
+    expected = st.friedmanchisquare(*(table[c] for c in table.columns))
+    assert board.omnibus.p == pytest.approx(expected.pvalue)
+    nemenyi = sp.posthoc_nemenyi_friedman(table.to_numpy())
+    assert board.omnibus.posthoc.to_numpy() == pytest.approx(nemenyi.to_numpy())
 
 
 def test_cli_writes_csv_markdown_and_html(store, tmp_path, capsys):
     out = tmp_path / "board"
     assert main(["leaderboard", str(store), "--out", str(out)]) == 0
     table = pd.read_csv(out / "leaderboard.csv")
-    assert list(table.columns) == ["method", "avg_rank", "wins", "cells", "benchmarks"] and len(table) == 3
-    assert len(pd.read_csv(out / "scores.csv")) == 18
+    assert list(table.columns) == ["method", "avg_rank", "rank_ci_low", "rank_ci_high", "wins", "benchmarks"]
+    assert len(table) == 3
+    assert len(pd.read_csv(out / "scores.csv")) == 6
     text = (out / "leaderboard.md").read_text()
-    assert "| 1 | x | 1.42 | 5 | 6 | 2 |" in text and "| 4 | 3.01 ± 0.01 (1) | 2.01 ± 0.01 (2) |" in text
+    assert "| 1 | x | 1.25 | 1.25–1.25 | 2 | 2 |" in text and "| 6 | primary | 5.01 ± 0.01 (1) |" in text
     page = (out / "leaderboard.html").read_text()
-    assert page.count("<table>") == 3 and "<td>x</td>" in page
+    assert page.count("<table>") == 3 and "<td>x</td>" in page and (out / "cd_diagram.png").is_file()
 
 
 def test_chosen_budgets_skip_those_beyond_a_benchmark_and_reject_none_reached(store, tmp_path, capsys):
-    board = leaderboard.build(collect.load([store]), budgets=[4, 100])
-    assert board.budgets == {"b1": [4], "b2": [4]}
+    board = leaderboard.build(collect.load([store]), budgets=[2, 4, 100])
+    assert board.budgets == {"b1": [2, 4], "b2": [2, 4]} and board.primary == {"b1": 4, "b2": 4}
+    endpoints = board.scores.groupby("budget")["endpoint"].unique().to_dict()
+    assert {b: list(e) for b, e in endpoints.items()} == {2: ["exploratory"], 4: ["primary"]}
     assert main(["leaderboard", str(store), "--out", str(tmp_path / "b"), "--budgets", "100"]) == 2
     assert main(["leaderboard", str(store), "--out", str(tmp_path / "b"), "--budgets", "ten"]) == 2
     assert "--budgets takes positive integers" in capsys.readouterr().err

@@ -55,8 +55,8 @@ def assert_valid(arch) -> None:
 
 def test_registered_and_protocol(bench):
     assert isinstance(bench, Benchmark)
-    assert (bench.oracle, bench.final_metric, bench.optimum, bench.space_size) == (
-        "nb301-yahpo-onnx", "valid_acc", None, None)
+    assert (bench.oracle, bench.final_metric, bench.optimum_source, bench.space_size) == (
+        "nb301-yahpo-onnx", "valid_acc", "nb301-reference", None)
     assert set(bench.data_files()) == set(nb301.DATA_FILES)
 
 

@@ -66,6 +66,41 @@ def test_report_writes_markdown_html_figures_and_tables_without_benchmark_data(r
     assert "not verified" in text
 
 
+def test_report_opens_with_the_verdicts_and_pairwise_csv_carries_every_statistic(report):
+    import pandas as pd
+
+    text = (report / "report.md").read_text()
+    assert text.startswith("# test report\n\n## Summary\n")
+    summary = text.split("## Data")[0]
+    assert "nb201-cifar10 at 36 queries (primary budget)" in summary
+    assert "re vs rs: " in summary and "HL shift" in summary and "(Holm " in summary
+    assert "with probability" in summary and "Power: with n = 4 paired seeds" in summary
+    pairs = pd.read_csv(report / "pairwise.csv")
+    for column in ["p", "p_holm", "hl_shift", "hl_low", "hl_high", "p_a_better", "p_equivalent", "p_b_better",
+                   "endpoint", "n_a", "n_b", "test_method"]:
+        assert column in pairs.columns, column
+    assert set(pairs["endpoint"]) == {"primary", "exploratory"}
+    assert (pairs.loc[pairs["endpoint"] == "primary", "budget"] == 36).all()
+    assert "success rate [95% CI]" in text and "Exploratory (smaller budgets" in text
+
+
+def test_degenerate_runs_give_a_clear_line_not_a_crash(tmp_path):
+    spec = ExperimentSpec(("nb201-cifar10",), ("rs", "re", "ganas"), (0,), Budget(12))
+    store = Store(tmp_path / "store")
+    assert not run_experiment(spec.runs(), store, progress=False).failed
+    # A copy of one run whose final metric is NaN throughout, under another method's name.
+    run_id = store.run_ids()[0]
+    meta = store.meta(run_id)
+    meta["spec"] = {**meta["spec"], "method": "broken", "run_id": "broken0"}
+    frame = store.trajectory(run_id).assign(incumbent_final=float("nan"), regret=float("nan"))
+    store.write("broken0", frame, meta)
+    write_report([store.root], tmp_path / "r", title="degenerate")
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "ganas vs broken: not compared (no finite final metric for one method)." in text
+    assert "one seed only: no test can show a difference" in text
+    assert "no shift can be detected" in text
+
+
 def test_report_puts_our_nb201_numbers_beside_the_papers_and_says_how_the_oracles_differ(report):
     text = (report / "report.md").read_text()
     assert (
@@ -158,3 +193,15 @@ def test_the_same_store_gives_a_byte_identical_report(store, report, tmp_path):
     write_report([store], again, title="test report")
     for path in report.iterdir():
         assert (again / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_rope_is_settable_from_the_command_line(store, tmp_path, capsys):
+    import pandas as pd
+
+    from suite.cli import main
+
+    assert main(["report", str(store), "--out", str(tmp_path / "r"), "--rope", "0.5"]) == 0
+    pairs = pd.read_csv(tmp_path / "r" / "pairwise.csv")
+    assert (pairs["rope"] == 0.5).all() and "within 0.5 points" in (tmp_path / "r" / "report.md").read_text()
+    assert main(["report", str(store), "--out", str(tmp_path / "r2"), "--rope", "-1"]) == 2
+    assert "--rope takes a non-negative number" in capsys.readouterr().err

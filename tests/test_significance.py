@@ -1,3 +1,5 @@
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -40,51 +42,72 @@ def test_holm_matches_a_hand_computation_and_statsmodels():
     assert sig.holm([0.02, 0.3, 0.02]) == pytest.approx([0.06, 0.3, 0.06])
 
 
-def test_a12_matches_a_hand_computation():
+def test_holm_matches_statsmodels_on_fixed_data():
+    from statsmodels.stats.multitest import multipletests
+
+    p = [0.2, 0.001, 0.04, 0.04, 1.0]
+    assert sig.holm(p) == pytest.approx(multipletests(p, method="holm")[1])
+    assert len(sig.holm([])) == 0
+
+
+def test_a12_is_an_exact_fraction_and_labels_the_thresholds_as_at_least():
     # pairs (x, y): 1 beats none; 2 ties both 2s; 3 beats both 2s -> (2 wins + 2 ties / 2) / 9
-    assert sig.a12([1, 2, 3], [2, 2, 4]) == pytest.approx(3 / 9)
-    assert sig.a12([1, 2, 3], [2, 2, 4]) + sig.a12([2, 2, 4], [1, 2, 3]) == pytest.approx(1)
+    assert sig.a12([1, 2, 3], [2, 2, 4]) == Fraction(3, 9)
+    assert sig.a12([1, 2, 3], [2, 2, 4]) + sig.a12([2, 2, 4], [1, 2, 3]) == 1
     assert sig.a12(B, A) == pytest.approx(
         np.mean([[b > a for a in A] for b in B]) + 0.5 * np.mean([[b == a for a in A] for b in B])
     )
-    assert sig.a12([5, 5], [5, 5]) == 0.5
-    assert [sig.a12_magnitude(v) for v in (0.52, 0.40, 0.70, 0.95, 0.05)] == [
-        "negligible",
-        "small",
-        "medium",
-        "large",
-        "large",
-    ]
+    assert sig.a12([5, 5], [5, 5]) == Fraction(1, 2)
+    # 71 of 100 pairs won: A12 = 0.71 exactly, which is "large" (>= 0.71); 0.29 is as large the other way.
+    x, y = [1] * 71 + [0] * 29, [0.5]
+    assert sig.a12(x, y) == Fraction(71, 100) and sig.a12_magnitude(sig.a12(x, y)) == "large"
+    assert sig.a12_magnitude(sig.a12(y, x)) == "large"
+    labels = {v: sig.a12_magnitude(Fraction(v, 100)) for v in (55, 56, 63, 64, 70, 71, 36, 44, 45)}
+    assert labels == {55: "negligible", 56: "small", 63: "small", 64: "medium", 70: "medium", 71: "large",
+                      36: "medium", 44: "small", 45: "negligible"}
+    assert sig.a12_magnitude(0.71) == "large"  # a float that prints as 0.71 reads as 71/100
 
 
-def test_paired_runs_use_wilcoxon_and_its_p_value():
+def test_paired_runs_use_the_exact_signed_rank_test_and_carry_every_statistic():
     row = sig.pairwise(_finals({"a": A, "b": B})).iloc[0]
-    assert row["test"] == "Wilcoxon signed-rank"
-    expected = st.wilcoxon(A, B, alternative="two-sided", method="exact")  # no ties: the exact distribution
-    assert row["p"] == pytest.approx(expected.pvalue) and row["statistic"] == expected.statistic
+    assert row["test"] == "Wilcoxon signed-rank" and row["test_method"] == "exact" and row["paired"]
+    expected = st.wilcoxon(A, B, alternative="two-sided", method="exact")  # no ties: scipy's exact distribution
+    assert row["p"] == pytest.approx(expected.pvalue)
     tied = [a + d for a, d in zip(A, [0.2, 0.2, 0.0, 0.3, -0.1, 0.2, 0.4, 0.3, 0.1, 0.3], strict=True)]
     row = sig.pairwise(_finals({"a": A, "t": tied})).iloc[0]
-    expected = st.wilcoxon(
-        A, tied, alternative="two-sided", method="approx"
-    )  # ties and a zero: normal approx.
-    assert row["p"] == pytest.approx(expected.pvalue) and row["statistic"] == expected.statistic
+    d = np.round(np.subtract(A, tied), 9)
+    d = d[d != 0]
+    expected = st.permutation_test(
+        (np.sign(d) * st.rankdata(np.abs(d)),), lambda v, axis: v.sum(axis=axis),
+        permutation_type="samples", n_resamples=np.inf, vectorized=True,
+    )
+    assert row["p"] == pytest.approx(expected.pvalue)
+    for column in ("p_holm", "hl_shift", "hl_low", "hl_high", "p_a_better", "p_equivalent", "p_b_better",
+                   "endpoint", "n_a", "rope"):
+        assert column in row.index
+    assert row["p_a_better"] + row["p_equivalent"] + row["p_b_better"] == pytest.approx(1)
+    assert row["hl_low"] <= row["hl_shift"] <= row["hl_high"] < 0  # t is better: A minus t is negative
 
 
-def test_unpaired_runs_use_mann_whitney_and_its_p_value():
+def test_unpaired_runs_use_the_exact_mann_whitney_permutation_test():
     finals = _finals({"a": A, "b": B[:8]}, repeats={"a": range(10), "b": range(20, 28)})
     row = sig.pairwise(finals).iloc[0]
-    assert row["test"] == "Mann-Whitney U"
-    expected = st.mannwhitneyu(A, B[:8], alternative="two-sided")
+    assert row["test"] == "Mann-Whitney U" and not row["paired"]
+    # 93.60 is in both: a tie, so the oracle is the permutation distribution, not scipy's untied "exact"
+    expected = st.mannwhitneyu(A, B[:8], method=st.PermutationMethod(n_resamples=np.inf))
     assert row["p"] == pytest.approx(expected.pvalue) and row["statistic"] == expected.statistic
+    assert np.isnan(row["p_equivalent"])  # the Bayesian signed-rank test needs pairs
+    assert "unpaired runs" in sig.verdict(row)
 
 
-def test_a_method_better_on_every_seed_is_reported_significant():
-    table = sig.pairwise(_finals({"a": A, "b": B}))
+def test_a_method_better_on_every_seed_is_reported_significant_with_a_verdict_in_words():
+    table = sig.pairwise(_finals({"a": A, "b": B}), rope=0.1)
     row = table.iloc[0]
     assert row["p"] == pytest.approx(2 / 2**10)  # exact: all ten differences have the same sign
-    assert row["significant"] and row["better"] == "b" and row["a12"] < 0.5
-    sentence = sig.sentences(table)[0]
-    assert "b beats a" in sentence and "no significant" not in sentence
+    assert row["significant"] and row["better"] == "b" and row["a12"] < 0.5 and row["endpoint"] == "primary"
+    line = sig.verdict(row)
+    assert line.startswith("a vs b: b better by more than 0.1 points with probability ")
+    assert f"p={row['p']:.2g}" in line and "HL shift -" in line
 
 
 def test_identical_methods_are_not_significant_even_when_every_difference_is_zero():
@@ -92,9 +115,41 @@ def test_identical_methods_are_not_significant_even_when_every_difference_is_zer
     pair = table.set_index(["method_a", "method_b"])
     assert pair.loc[("a", "same"), "p"] == 1.0 and not pair.loc[("a", "same"), "significant"]
     assert pair.loc[("const1", "const2"), "p"] == 1.0 and pair.loc[("const1", "const2"), "a12"] == 0.5
+    assert pair.loc[("const1", "const2"), "p_equivalent"] == 1.0
+    constants = table[(table["method_a"] == "const1") & (table["method_b"] == "const2")].iloc[0]
+    assert "equivalent within 0.1 points with probability 1.00" in sig.verdict(constants)
     unpaired = _finals({"c": [94.0] * 5, "d": [94.0] * 5}, repeats={"c": range(5), "d": range(5, 10)})
     assert sig.pairwise(unpaired).iloc[0]["p"] == 1.0
-    assert "no significant difference for a vs same" in sig.sentences(table)[0]
+
+
+def test_degenerate_methods_get_a_clear_note_not_a_crash():
+    finals = _finals({"a": A, "nan": [np.nan] * 10, "b": B})
+    one = _finals({"x": [93.0], "y": [94.0]}, benchmark="b2")
+    table = sig.pairwise(pd.concat([finals, one])).set_index(["method_a", "method_b"])
+    assert "no finite final metric" in table.loc[("a", "nan"), "note"] and np.isnan(table.loc[("a", "nan"), "p"])
+    assert "not compared" in sig.verdict(table.loc[("a", "nan")].to_dict() | {"method_a": "a", "method_b": "nan"})
+    # the two untestable pairs are no hypotheses: a vs b is a family of one
+    assert table.loc[("a", "b"), "p_holm"] == table.loc[("a", "b"), "p"]
+    assert table.loc[("x", "y"), "p"] == 1.0 and "one seed" in table.loc[("x", "y"), "note"]
+
+
+def test_smaller_budgets_are_exploratory():
+    finals = pd.concat([_finals({"a": A, "b": B}, budget=50), _finals({"a": A, "b": B}, budget=150)])
+    table = sig.pairwise(finals, primary={"b1": 150})
+    assert table.set_index("budget")["endpoint"].to_dict() == {50: "exploratory", 150: "primary"}
+
+
+def test_minimal_shift_has_the_stated_power_under_scipys_exact_test():
+    power = sig.minimal_shift(n=12, family=3, sd=0.5)
+    assert power.level == pytest.approx(0.05 / 3)
+    rng = np.random.default_rng(99)  # an independent stream and scipy's test
+    def rate(shift):
+        draws = rng.normal(shift, 0.5, size=(600, 12))
+        return np.mean([st.wilcoxon(d, method="exact").pvalue <= power.level for d in draws])
+    assert rate(power.shift) == pytest.approx(sig.POWER, abs=0.06)
+    assert rate(0.7 * power.shift) < sig.POWER - 0.1
+    assert np.isnan(sig.minimal_shift(n=5, family=10, sd=1.0).shift)  # 2/32 > 0.005: nothing detectable
+    assert "no shift can be detected" in sig.minimal_shift(n=5, family=10, sd=1.0).sentence()
 
 
 def test_holm_is_applied_within_each_benchmark_and_budget():
@@ -133,7 +188,7 @@ def test_omnibus_of_tied_methods_is_not_significant():
 def test_two_methods_over_three_benchmarks_say_the_test_cannot_reach_significance():
     scores = pd.DataFrame({"re": [94.3, 73.5, 46.1], "rs": [94.0, 72.1, 45.9]}, index=["c10", "c100", "in16"])
     result = sig.omnibus(scores, "benchmarks")
-    assert result.test.startswith("Wilcoxon") and result.p == pytest.approx(0.25)
+    assert "signed-rank" in result.test and result.p == pytest.approx(0.25)
     assert "no outcome could reach p < 0.05" in result.sentence()
 
 
@@ -143,3 +198,27 @@ def test_with_one_benchmark_the_blocks_are_paired_seeds():
     assert result.scores.shape == (10, 3) and "paired seeds" in result.blocks
     assert result.avg_ranks.to_dict() == {"a": 3.0, "b": 2.0, "c": 1.0}
     assert result.p < 0.05 and "Nemenyi finds differences for: c vs a" in result.sentence()
+
+
+def test_autorank_agrees_on_ranks_and_friedman():
+    autorank = pytest.importorskip("autorank")
+    rng = np.random.default_rng(2)
+    scores = pd.DataFrame(rng.normal(size=(12, 4)) + [0.0, 0.3, 0.6, 1.5], columns=list("wxyz"))
+    ours = sig.omnibus(scores, "benchmarks")
+    theirs = autorank.autorank(scores, alpha=0.05, verbose=False, force_mode="nonparametric")
+    assert theirs.omnibus == "friedman" and ours.p == pytest.approx(theirs.pvalue)
+    assert ours.avg_ranks.to_dict() == pytest.approx(theirs.rankdf["meanrank"].to_dict())
+    assert ours.cd == pytest.approx(theirs.cd, rel=1e-4)  # autorank reads q from a rounded table
+
+
+def test_disagreement_between_pairwise_tests_and_nemenyi_gets_one_line_naming_the_pair():
+    rng = np.random.default_rng(0)
+    base = rng.normal(93, 0.5, 10)
+    # b beats a by 0.05 on every seed of ten: the paired test gives p = 2/1024 (Holm over 6 pairs: 0.012),
+    # but b's mean rank is only 1 better, below Nemenyi's critical difference of 1.48 for 4 methods.
+    finals = _finals({"a": base, "b": base + 0.05, "c": rng.normal(93, 0.5, 10), "d": rng.normal(93, 0.5, 10)})
+    table = sig.pairwise(finals)
+    result = sig.across(finals)
+    lines = sig.disagreements(table, result)
+    assert len(lines) == 1 and lines[0].startswith("a vs b (Nemenyi p = ")
+    assert "its paired test finds a difference, Nemenyi does not" in lines[0]

@@ -118,6 +118,33 @@ def test_queries_to_target_and_art_count_unsuccessful_runs_with_their_whole_budg
     assert list(table["target"]) == ["near", "optimum", "never"]  # in the order the targets were given
 
 
+def test_success_is_monotone_an_incumbent_that_leaves_the_target_does_not_count():
+    trajectories = pd.concat(
+        [
+            _run("touch", [2, 0.05, 0.05, 1.1, 1.1, 1.1]),  # touched regret <= 0.1 at 2, ends at 1.1: a failure
+            _run("back", [2, 0.05, 1.1, 0.0, 0.0, 0.0]),  # met from query 4 on for good: hit at 4, not 2
+            _run("first", [0.0] * 6),  # met from the start
+        ]
+    )
+    per_run = stats.queries_to_target(trajectories, 0.1, {"b1": 6}).set_index("run_id")
+    assert np.isnan(per_run.loc["touch", "hit"]) and per_run.loc["touch", "evaluations"] == 6
+    assert per_run.loc["back", "hit"] == 4 and per_run.loc["first", "hit"] == 1
+    # at a budget of 3 the "touch" run is a success (its incumbent at 3 meets the target) and "back" is not
+    early = stats.queries_to_target(trajectories, 0.1, {"b1": 3}).set_index("run_id")
+    assert early.loc["touch", "hit"] == 2 and np.isnan(early.loc["back", "hit"])
+
+
+def test_success_rates_carry_clopper_pearson_intervals_as_statsmodels_computes_them():
+    from statsmodels.stats.proportion import proportion_confint
+
+    for k, n in [(0, 10), (3, 10), (10, 10), (1, 1), (17, 30)]:
+        assert stats.clopper_pearson(k, n) == pytest.approx(proportion_confint(k, n, method="beta"))
+    assert all(np.isnan(stats.clopper_pearson(0, 0)))
+    table, _ = stats.target_table(pd.concat([_run("r1", [0.0] * 3), _run("r2", [1.0] * 3)]), {"b1": 3}, {"t": 0.1})
+    row = table.iloc[0]
+    assert (row["success_ci_low"], row["success_ci_high"]) == pytest.approx(proportion_confint(1, 2, method="beta"))
+
+
 def test_ecdf_counts_every_run_and_ends_at_the_success_rate():
     steps, share = stats.ecdf(pd.Series([3.0, 5.0, np.nan, np.nan]), 10)
     assert steps[0] == 1 and steps[-1] == 10
