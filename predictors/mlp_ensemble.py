@@ -28,7 +28,7 @@ import numpy as np
 
 from predictors.base import PredictorEntry
 from predictors.common import UncertainEncodedPredictor, check_encoding, one_torch_thread, torch_generator
-from predictors.encodings import PathEncoding, cell_space
+from predictors.encodings import PathEncoding
 from suite.benchmarks.base import Benchmark
 
 
@@ -182,7 +182,7 @@ class MlpEnsemblePredictor(UncertainEncodedPredictor):
     ) -> None:
         super().__init__(config.encoding, benchmark)
         if config.path_cutoff:
-            self.encoding = PathEncoding(benchmark, cell_space(benchmark), max_paths=config.path_cutoff)
+            self.encoding = PathEncoding(benchmark, self.encoding.space, max_paths=config.path_cutoff)
         self.config = config
         self.generator = torch_generator(seed_sequence)
 
