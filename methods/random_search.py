@@ -45,5 +45,6 @@ class RandomSearch:
 
 
 ENTRY = MethodEntry(
-    "rs", RandomSearchConfig, RandomSearch, "random search: uniform samples of the space", uses_predictor=True
+    "rs", RandomSearchConfig, RandomSearch, "random search: uniform samples of the space", uses_predictor=True,
+    version=2,  # 2: the mlp_ensemble screening predictor trains by the batched step (not bitwise version 1's)
 )

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
-import torch
-from torch import nn
 
 from predictors.base import PredictorEntry
 from predictors.common import TargetScaler, check_training, one_torch_thread, torch_generator
 from predictors.encodings import cell_space
-from predictors.layers import GraphEncoder, batch_graphs, build_module
 from suite.benchmarks.base import Arch, Benchmark
 from suite.errors import NasreproError
+
+if TYPE_CHECKING:  # torch is imported where used: listing predictors must not pay for it
+    import torch
 
 
 @dataclass(frozen=True)
@@ -41,16 +41,6 @@ class GnnConfig:
             raise ValueError("need lr > 0 and weight_decay >= 0")
 
 
-class _GnnRegressor(nn.Module):
-    def __init__(self, n_ops: int, dim: int, layers: int) -> None:
-        super().__init__()
-        self.encoder = GraphEncoder(n_ops, dim, layers)
-        self.head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 1))
-
-    def forward(self, adj: torch.Tensor, ops: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(adj, ops, mask)[1]).squeeze(-1)
-
-
 class GnnPredictor:
     def __init__(
         self, config: GnnConfig, benchmark: Benchmark, seed_sequence: np.random.SeedSequence
@@ -62,9 +52,15 @@ class GnnPredictor:
         self._scaler: TargetScaler | None = None
 
     def _batch(self, archs: Sequence[Arch]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        from predictors.layers import batch_graphs
+
         return batch_graphs([self.benchmark.graph(a) for a in archs], self.space.max_nodes)
 
     def fit(self, archs: Sequence[Arch], y: np.ndarray) -> Self:
+        import torch
+
+        from predictors.layers import GraphRegressor, build_module
+
         y = check_training(archs, y)
         self._scaler = TargetScaler(y)
         c = self.config
@@ -73,7 +69,7 @@ class GnnPredictor:
         n = len(target)
         with one_torch_thread():
             n_ops = len(self.space.op_names)
-            self.net = build_module(lambda: _GnnRegressor(n_ops, c.dim, c.layers), self.generator)
+            self.net = build_module(lambda: GraphRegressor(n_ops, c.dim, c.layers), self.generator)
             # fused: one kernel per step instead of one per tensor (a third faster here); elementwise, so exact
             opt = torch.optim.AdamW(self.net.parameters(), lr=c.lr, weight_decay=c.weight_decay, fused=True)
             self.net.train()
@@ -90,6 +86,8 @@ class GnnPredictor:
     def predict(self, archs: Sequence[Arch]) -> np.ndarray:
         if self._scaler is None:
             raise NasreproError("GnnPredictor: predict before fit")
+        import torch
+
         self.net.eval()
         with one_torch_thread(), torch.no_grad():
             z = self.net(*self._batch(archs)).double().numpy()

@@ -64,6 +64,18 @@ class GraphEncoder(nn.Module):
         return h, pooled
 
 
+class GraphRegressor(nn.Module):
+    """GraphEncoder's pooled embedding through an MLP head: one scalar per cell (the GNN predictor)."""
+
+    def __init__(self, n_ops: int, dim: int, layers: int) -> None:
+        super().__init__()
+        self.encoder = GraphEncoder(n_ops, dim, layers)
+        self.head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 1))
+
+    def forward(self, adj: torch.Tensor, ops: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(adj, ops, mask)[1]).squeeze(-1)
+
+
 def build_module(factory: Callable[[], nn.Module], generator: torch.Generator) -> nn.Module:
     """Construct a module without touching torch's global RNG, then initialise it from `generator`.
 

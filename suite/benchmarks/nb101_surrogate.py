@@ -22,13 +22,16 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from suite import data
 from suite.benchmarks import nb101_space as space
 from suite.errors import DataError, NasreproError
+
+if TYPE_CHECKING:  # pandas is imported where used: listing benchmarks must not pay for it
+    import pandas as pd
 
 DATA_FILE = "nb101/nb101_subset20k.csv.gz"
 SURROGATE_VERSION = 1  # bump when features or fitting change: invalidates cached predictions
@@ -75,6 +78,8 @@ class RealCells:
 
 
 def real_cells(table: space.CellTable) -> RealCells:
+    import pandas as pd
+
     path = data.require(DATA_FILE)
     try:
         frame = pd.read_csv(path, usecols=["hash", TARGET, COST, "params"])
@@ -362,6 +367,8 @@ def _target(real: RealCells, target: str) -> np.ndarray:
 
 
 def _fold_scores(y: np.ndarray, oof: np.ndarray, folds: np.ndarray) -> pd.DataFrame:
+    import pandas as pd
+
     top = y > np.median(y)
     rows = []
     for k in np.unique(folds):

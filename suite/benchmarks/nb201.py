@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from suite import data
 from suite.benchmarks.base import CellGraph, Observation, OnSpace
 from suite.errors import DataError, InvalidArchitecture
+
+if TYPE_CHECKING:  # pandas is imported where used: listing benchmarks must not pay for it
+    import pandas as pd
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # (from node, to node), official order
@@ -185,6 +188,8 @@ class Nb201(OnSpace):
     optimum: float = field(init=False)
 
     def __post_init__(self) -> None:
+        import pandas as pd
+
         self.name = f"nb201-{self.dataset.name}"
         self.oracle = "nb201-tabular"
         self.search_metric = self.dataset.search_column.format(epochs=200)
@@ -239,6 +244,8 @@ _COLUMNS = ["arch_str", *{c for d in DATASETS.values() for c in (d.final_column,
 
 
 def _read_table(path) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         table = pd.read_csv(path)
     except Exception as exc:  # any parse failure means the file is not the NB201 table we know

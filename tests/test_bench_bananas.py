@@ -1,0 +1,41 @@
+"""Speed of BANANAS and of the CLI's start-up (`make bench`), issue 12's targets, one core:
+BANANAS on NB201 CIFAR-10 <= 1.5 s at 150 queries and <= 5 s at 300; `nasrepro list` and
+`nasrepro --help` <= 0.5 s; a 1-seed RS run <= 1 s in all (start-up included)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch  # noqa: F401  loaded before timing: its import is start-up, measured below, not search
+
+from suite.runner import execute
+from suite.spec import Budget, ExperimentSpec
+
+pytestmark = pytest.mark.bench
+
+
+@pytest.mark.parametrize("queries", [150, 300])
+def test_bananas_nb201(benchmark, nb201_c10, queries):
+    run = ExperimentSpec(("nb201-cifar10",), ("bananas",), (0,), Budget(queries)).runs()[0]
+    trajectory, _ = benchmark.pedantic(execute, args=(run,), rounds=2 if queries == 150 else 1, iterations=1)
+    assert len(trajectory) == queries
+
+
+def cli(*args: str) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "suite.cli", *args], check=True, capture_output=True, env=env)
+
+
+@pytest.mark.parametrize("args", [("list",), ("--help",)], ids=["list", "help"])
+def test_cli_start_up(benchmark, args):
+    benchmark.pedantic(cli, args=args, rounds=3, iterations=1)
+
+
+def test_one_seed_random_search_run_in_all(benchmark, nb201_c10, tmp_path_factory):
+    def one_run():
+        out = tmp_path_factory.mktemp("rs")  # a fresh store each round: the run is made, not skipped
+        cli("run", "--benchmark", "nb201-cifar10", "--method", "rs", "--seeds", "0", "--budget", "150",
+            "--out", str(out), "--quiet")
+
+    benchmark.pedantic(one_run, rounds=3, iterations=1)
