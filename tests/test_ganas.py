@@ -9,7 +9,7 @@ from methods.base import SearchContext
 from methods.ganas import spaces
 from methods.ganas.config import GanasConfig, GanasMleConfig
 from methods.ganas.networks import Generator, GraphBatch
-from methods.ganas.search import GaNas, GaNasMle, PolicyTrainer, configure_torch
+from methods.ganas.search import GaNas, GaNasMle, PolicyTrainer
 from predictors.layers import build_module
 from suite import benchmarks
 from suite.benchmarks.nb201 import OPS, str_to_arch
@@ -160,7 +160,6 @@ def test_infeasible_generated_cells_earn_no_reward(nb201_c10, monkeypatch):
 
 
 def test_the_discriminator_separates_the_truth_set_from_random_cells(nb201_c10):
-    configure_torch()
     bench = nb201_c10
     ranked = np.argsort(-bench.table[bench.search_metric].to_numpy(), kind="stable")
     truth = [str_to_arch(bench.table["arch_str"][i]) for i in ranked[:20]]
@@ -182,7 +181,6 @@ def test_the_discriminator_separates_the_truth_set_from_random_cells(nb201_c10):
 
 
 def test_the_generator_learns_a_toy_reward_by_policy_gradient(nb201_c10):
-    configure_torch()
     bench = nb201_c10
     space = spaces.for_benchmark(bench)
     generator = tiny_generator(space, 0)

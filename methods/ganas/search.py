@@ -22,6 +22,7 @@ from methods.base import SearchContext
 from methods.ganas import spaces
 from methods.ganas.config import GanasConfig, GanasMleConfig
 from methods.ganas.networks import Generator, GraphBatch, PairDiscriminator, Rollout
+from predictors.common import one_torch_thread
 from predictors.layers import build_module
 from suite.benchmarks.base import Arch, CellGraph, Observation
 from suite.errors import NasreproError
@@ -41,18 +42,13 @@ class Evaluated:
     value: float
 
 
-def configure_torch() -> None:
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-
-
 class PolicyTrainer:
     """PPO for the generator: clipped ratio, moving-average baseline, entropy bonus."""
 
     def __init__(self, generator: Generator, lr: float, clip: float, entropy_weight: float,
                  baseline_decay: float, epochs: int) -> None:
         self.generator = generator
-        self.optimizer = torch.optim.Adam(generator.parameters(), lr=lr)
+        self.optimizer = torch.optim.Adam(generator.parameters(), lr=lr, fused=True)
         self.clip, self.entropy_weight = clip, entropy_weight
         self.baseline_decay, self.epochs = baseline_decay, epochs
         self.baseline: float | None = None
@@ -81,7 +77,6 @@ class _Search:
     """Algorithm 1: X0 at random, then truth set -> fit G -> generate and evaluate new cells."""
 
     def __init__(self, config: GanasConfig | GanasMleConfig, context: SearchContext) -> None:
-        configure_torch()
         self.config, self.context = config, context
         self.bench = context.benchmark
         self.space = spaces.for_benchmark(self.bench)
@@ -99,6 +94,10 @@ class _Search:
         self.history: list[dict[str, float]] = []  # per inner round: diagnostics for tests and tuning
 
     def ask(self) -> list[Arch]:
+        with one_torch_thread():
+            return self._ask()
+
+    def _ask(self) -> list[Arch]:
         bench, rng = self.bench, self.context.rng
         if not self._started:
             self._started = True
@@ -186,7 +185,7 @@ class GaNas(_Search):
             lambda: PairDiscriminator(len(self.space.graph_ops), config.gnn_dim, config.gnn_layers, config.hidden),
             self.init_gen,
         )
-        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_discriminator)
+        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_discriminator, fused=True)
         self.policy = PolicyTrainer(
             self.generator, config.lr_generator, config.ppo_clip, config.entropy_weight,
             config.baseline_decay, config.ppo_epochs,
@@ -211,7 +210,7 @@ class GaNas(_Search):
         """Relativistic loss on every (truth, fake) pair: the truth-set cell should be judged the real one."""
         loss = torch.tensor(float("nan"))
         for _ in range(self.config.d_steps):
-            logits = self.discriminator.pair_logits(self.discriminator.embed(truth), self.discriminator.embed(fake))
+            logits = self.discriminator.pair_logits(*self.discriminator.embed_pair(truth, fake))
             loss = F.softplus(-logits).mean()
             self.d_optimizer.zero_grad()
             loss.backward()
@@ -222,7 +221,7 @@ class GaNas(_Search):
     def belief(self, candidates: GraphBatch, truth: GraphBatch) -> torch.Tensor:
         """Reward: the discriminator's mean belief that each candidate, not the truth cell, is the real one."""
         d = self.discriminator
-        return torch.sigmoid(d.pair_logits(d.embed(candidates), d.embed(truth))).mean(1)
+        return torch.sigmoid(d.pair_logits(*d.embed_pair(candidates, truth))).mean(1)
 
 
 class GaNasMle(_Search):
@@ -232,7 +231,7 @@ class GaNasMle(_Search):
 
     def __init__(self, config: GanasMleConfig, context: SearchContext) -> None:
         super().__init__(config, context)
-        self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr_generator)
+        self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr_generator, fused=True)
 
     def fit(self, truth: list[Cell], cells: GraphBatch) -> None:
         actions = torch.from_numpy(np.stack([self.space.to_actions(c.graph) for c in truth]))
