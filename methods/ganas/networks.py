@@ -153,15 +153,15 @@ class PairDiscriminator(nn.Module):
         h = self.embed(both)
         return h[: len(a.ops)], h[len(a.ops) :]
 
-    def pair_logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """Logits [N, M] for every pair of embeddings a [N, d] and b [M, d]."""
-        # f([x, y]) = g(W_x x + W_y y + c): the first layer is applied to each embedding once, not to
-        # each of the N*M concatenated pairs.
+    def directed_logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """f(a, b) [N, M] for every pair of embeddings a [N, d] and b [M, d] (not antisymmetric)."""
         first, act, last = self.head
         d = a.shape[1]
-        w_first, w_second = first.weight[:, :d], first.weight[:, d:]
-        a1, a2 = a @ w_first.T, a @ w_second.T
-        b1, b2 = b @ w_first.T, b @ w_second.T
-        forward = last(act(a1[:, None] + b2[None] + first.bias)).squeeze(-1)
-        backward = last(act(b1[None] + a2[:, None] + first.bias)).squeeze(-1)
-        return forward - backward
+        # f([x, y]) = g(W_x x + W_y y + c): the first layer is applied to each embedding once, not to
+        # each of the N*M concatenated pairs.
+        x, y = a @ first.weight[:, :d].T, b @ first.weight[:, d:].T
+        return last(act(x[:, None] + y[None] + first.bias)).squeeze(-1)
+
+    def pair_logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Relativistic logits [N, M]: s(a, b) = f(a, b) - f(b, a), that a is the truth-set cell."""
+        return self.directed_logits(a, b) - self.directed_logits(b, a).T
