@@ -219,6 +219,11 @@ def test_settings_are_checked_and_shared_by_every_benchmark():
         GanasConfig(top_k=100, rollouts=64)
     with pytest.raises(NasreproError, match="ganas"):
         methods.get("ganas").make_config("nb201-cifar10", {"ppo_clip": -1})
+    with pytest.raises(NasreproError, match="reward must be one of"):
+        methods.get("ganas").make_config("nb201-cifar10", {"reward": "constant"})
+    with pytest.raises(NasreproError, match="pairs must be one of"):
+        methods.get("ganas").make_config("nb201-cifar10", {"pairs": "triplets"})
+    assert methods.get("ganas").uses_predictor and methods.get("ganas-mle").uses_predictor
     for entry in (methods.get("ganas"), methods.get("ganas-mle")):
         base = entry.default_config("nb201-cifar10")
         assert all(entry.default_config(b) == base for b in ("nb101", "nb301", "nb201-imagenet16"))
