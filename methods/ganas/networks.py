@@ -44,7 +44,6 @@ class GraphBatch:
         )
 
 
-
 @dataclass
 class Rollout:
     """Decisions of a batch of generated cells, with what PPO needs to re-score them."""
