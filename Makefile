@@ -53,8 +53,9 @@ reproduce-nb101: setup
 
 # GA-NAS's settings chosen apart from every reported run: NB201 CIFAR-10, experiment seed 1000 (no reproduce
 # target uses it), ranked by final validation accuracy; writes results/ganas-tuning/table.md.
+TUNE_SEEDS ?= 0-9
 tune-ganas: setup
-	$(BIN)/python -m methods.ganas.tune --seeds $(SEEDS) --store runs/ganas-tuning --out results/ganas-tuning \
+	$(BIN)/python -m methods.ganas.tune --seeds $(TUNE_SEEDS) --store runs/ganas-tuning --out results/ganas-tuning \
 		--workers $(WORKERS)
 
 # When does GA-NAS stop improving? Every method at twice the budget on NB201 CIFAR-10 (the tuning benchmark).

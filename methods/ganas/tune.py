@@ -1,7 +1,7 @@
 """Reproduce GA-NAS's choice of settings on a seed stream of its own (`make tune-ganas`).
 
 Tuning apart from reporting (issue 14): the candidate settings run on NB201 CIFAR-10 with experiment
-seed 1000, a stream no reproduce target uses (they use experiment seed 0), and are ranked by the SEARCH
+seed 1000, a stream no reproduce target uses (they use the Makefile's EXPERIMENT_SEED), and are ranked by the SEARCH
 metric of the final incumbent (validation accuracy), never by test accuracy. Not part of the method: a
 driver over the runner, run as `python -m methods.ganas.tune`.
 """
