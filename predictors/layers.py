@@ -102,7 +102,7 @@ def _init_embedding(m: nn.Embedding, gen: torch.Generator) -> None:
     nn.init.normal_(m.weight, generator=gen)
 
 
-def _init_recurrent(m: nn.GRUCell | nn.LSTMCell | nn.RNNCell, gen: torch.Generator) -> None:
+def _init_recurrent(m: nn.GRU | nn.GRUCell | nn.LSTMCell | nn.RNNCell, gen: torch.Generator) -> None:
     bound = 1.0 / math.sqrt(m.hidden_size)
     for p in m.parameters(recurse=False):
         nn.init.uniform_(p, -bound, bound, generator=gen)
@@ -121,6 +121,7 @@ _INITIALISERS: dict[type, Callable[[Any, torch.Generator], None]] = {
     nn.Linear: _init_linear,
     nn.Embedding: _init_embedding,
     nn.GRUCell: _init_recurrent,
+    nn.GRU: _init_recurrent,
     nn.LSTMCell: _init_recurrent,
     nn.RNNCell: _init_recurrent,
     nn.LayerNorm: _init_layer_norm,

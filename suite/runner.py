@@ -162,6 +162,8 @@ def execute(run: RunSpec) -> tuple[pd.DataFrame, dict]:
         "seed": {"entropy": seeds.entropy, "spawn_key": list(seeds.spawn_key)},
         "n_queries": len(frame),
         "repeated_proposals": repeated,
+        # what a method reports about its own run (e.g. GA-NAS's proposal temperatures), if it does
+        "diagnostics": method.diagnostics() if hasattr(method, "diagnostics") else {},
         "wall_time_s": time.perf_counter() - started,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": versions(),

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import methods
 from suite.benchmarks.nb201 import str_to_arch
 from suite.errors import NasreproError
 from suite.runner import execute, run_experiment
@@ -116,13 +117,21 @@ def test_partial_writes_are_discarded_and_never_read(tmp_path):
         ({"constraint": "flops_m=3"}, "cannot read constraint"),
         ({"method_settings": {"re": {"sample_size": "100"}}}, "sample_size"),
         ({"method_settings": {"re": {"colour": "red"}}}, "no setting"),
-        ({"methods": ("re", "ganas"), "predictor": "xgb"}, "not used by ganas"),
     ],
 )
 def test_bad_experiments_are_refused_before_running(kwargs, message):
     spec = {"benchmarks": ("nb201-cifar10",), "methods": ("re",), "repeats": (0,), "budget": Budget(10), **kwargs}
     with pytest.raises(NasreproError, match=message):
         ExperimentSpec(**spec).runs()
+
+
+def test_a_predictor_is_refused_for_a_method_that_would_ignore_it(monkeypatch):
+    # every built-in method now uses a run predictor, so a stand-in that ignores it
+    entry = dataclasses.replace(methods.get("re"), name="re-blind", uses_predictor=False)
+    monkeypatch.setitem(methods._REGISTRY, entry.name, entry)
+    spec = ExperimentSpec(("nb201-cifar10",), ("re", "re-blind"), (0,), Budget(10), predictor="xgb")
+    with pytest.raises(NasreproError, match="not used by re-blind"):
+        spec.runs()
 
 
 @pytest.mark.parametrize("bad", [0, -3, 1.5, True])

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+# The names of search.REWARDS and search.PAIRINGS, here so that checking a config needs no torch.
+REWARD_NAMES = ("discriminator", "random")
+PAIR_NAMES = ("relativistic", "same-set")
+
 
 @dataclass(frozen=True)
 class GanasConfig:
     # Outer loop (Algorithm 1)
     n_init: int = 30  # |X0|: uniform random cells, the same first draws as random search (same seed)
-    top_k: int = 10  # truth-set size k: the best feasible evaluated cells by the search metric
+    top_k: int = 5  # truth-set size k: the best feasible evaluated cells; 5 chosen by `make tune-ganas`
     n_eval: int = 10  # new cells generated and evaluated per outer iteration
     # Inner loop (Algorithm 2)
     inner_rounds: int = 5  # T': discriminator + generator rounds per outer iteration
@@ -31,9 +35,19 @@ class GanasConfig:
     hidden: int = 64  # GRU state of the decoder and width of the MLP heads
     # Proposal: batches drawn from G before giving up on finding a new feasible cell
     max_proposal_batches: int = 64
+    # With a run predictor only: G draws pool_factor x n_eval new cells, the predictor picks n_eval
+    pool_factor: int = 5
+    # Named variants, measurable as ablations (see README.md):
+    reward: str = "discriminator"  # "random": U(0,1) noise in place of D's belief (the ablation)
+    pairs: str = "relativistic"  # D's pair construction; "same-set": (truth, truth) positives too
 
     def __post_init__(self) -> None:
-        positive = [f.name for f in fields(self) if f.name not in ("entropy_weight", "baseline_decay")]
+        if self.reward not in REWARD_NAMES:
+            raise ValueError(f"reward must be one of {list(REWARD_NAMES)}, not {self.reward!r}")
+        if self.pairs not in PAIR_NAMES:
+            raise ValueError(f"pairs must be one of {list(PAIR_NAMES)}, not {self.pairs!r}")
+        skip = ("entropy_weight", "baseline_decay", "reward", "pairs")
+        positive = [f.name for f in fields(self) if f.name not in skip]
         bad = [name for name in positive if not getattr(self, name) > 0]
         if bad:
             raise ValueError(f"settings {bad} must be positive")
@@ -59,6 +73,7 @@ class GanasMleConfig:
     gnn_layers: int = 2
     hidden: int = 64
     max_proposal_batches: int = 64
+    pool_factor: int = 5  # with a run predictor only, as in GanasConfig
 
     def __post_init__(self) -> None:
         bad = [f.name for f in fields(self) if not getattr(self, f.name) > 0]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from methods.ganas.spaces import CellSpace
 from predictors.layers import GraphEncoder, batch_graphs
@@ -29,8 +30,18 @@ class GraphBatch:
     def of(cls, graphs: Sequence[CellGraph]) -> GraphBatch:
         return cls(*batch_graphs(graphs))
 
-    def select(self, index: torch.Tensor) -> GraphBatch:
-        return GraphBatch(self.adj[index], self.ops[index], self.mask[index])
+    @classmethod
+    def cat(cls, batches: Sequence[GraphBatch]) -> GraphBatch:
+        return cls(*(torch.cat(parts) for parts in zip(*((b.adj, b.ops, b.mask) for b in batches), strict=True)))
+
+    def pad(self, n: int) -> GraphBatch:
+        """The same cells padded with unused nodes to n nodes (no edges, masked out)."""
+        extra = n - self.adj.shape[1]
+        if extra == 0:
+            return self
+        return GraphBatch(
+            F.pad(self.adj, (0, extra, 0, extra)), F.pad(self.ops, (0, extra)), F.pad(self.mask, (0, extra))
+        )
 
 
 @dataclass
@@ -62,28 +73,35 @@ class Generator(nn.Module):
         self.offsets = tuple(int(x) for x in np.cumsum((0, *kinds[:-1])))
         self.action_embed = nn.Embedding(sum(kinds) + 1, hidden)
         self.step_embed = nn.Embedding(len(step_kind), hidden)
-        self.cell = nn.GRUCell(hidden, hidden)
+        self.gru = nn.GRU(hidden, hidden, batch_first=True)
+        self._step_offsets = np.array([self.offsets[k] for k in step_kind])  # numpy: built on the meta device
+        self._kind_steps = [[s for s, k in enumerate(step_kind) if k == kind] for kind in range(len(kinds))]
         self.heads = nn.ModuleList(
             nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, width)) for width in kinds
         )
 
-    def _start_state(self, cells: GraphBatch) -> torch.Tensor:
+    def _start_state(self, cells: GraphBatch, inputs: torch.Tensor) -> torch.Tensor:
+        # Encode each input cell once, then give every rollout its cell's state.
         _, pooled = self.encoder(cells.adj, cells.ops, cells.mask)
-        return self.start(pooled)
+        return self.start(pooled)[inputs]
+
+    def _gru_step(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        g = self.gru
+        return torch.gru_cell(x, h, g.weight_ih_l0, g.weight_hh_l0, g.bias_ih_l0, g.bias_hh_l0)
 
     def sample(
         self, space: CellSpace, cells: GraphBatch, inputs: torch.Tensor, gen: torch.Generator,
         temperature: float = 1.0,
     ) -> Rollout:
         """Draw one new cell per input cell (`cells` indexed by `inputs`)."""
-        h = self._start_state(cells.select(inputs))
+        h = self._start_state(cells, inputs)
         batch = len(inputs)
         actions = np.zeros((batch, len(self.step_kind)), dtype=np.int64)
         prev = torch.full((batch,), sum(self.kinds), dtype=torch.long)
         masks, log_prob = [], torch.zeros(batch)
         for step, kind in enumerate(self.step_kind):
             mask = torch.from_numpy(space.masks(step, actions[:, :step]))
-            h = self.cell(self.action_embed(prev) + self.step_embed.weight[step], h)
+            h = self._gru_step(self.action_embed(prev) + self.step_embed.weight[step], h)
             logp = torch.log_softmax(self.heads[kind](h).masked_fill(~mask, _MASKED) / temperature, -1)
             choice = torch.multinomial(logp.exp(), 1, generator=gen).squeeze(1)
             log_prob = log_prob + logp.gather(1, choice[:, None]).squeeze(1)
@@ -94,18 +112,21 @@ class Generator(nn.Module):
 
     def score(self, cells: GraphBatch, inputs: torch.Tensor, actions: torch.Tensor,
               masks: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-probability and entropy [B] of given decisions (teacher forcing), differentiable."""
-        h = self._start_state(cells.select(inputs))
-        batch = len(inputs)
-        prev = torch.full((batch,), sum(self.kinds), dtype=torch.long)
-        log_prob, entropy = torch.zeros(batch), torch.zeros(batch)
-        for step, kind in enumerate(self.step_kind):
-            h = self.cell(self.action_embed(prev) + self.step_embed.weight[step], h)
-            logp = torch.log_softmax(self.heads[kind](h).masked_fill(~masks[step], _MASKED), -1)
-            choice = actions[:, step]
-            log_prob = log_prob + logp.gather(1, choice[:, None]).squeeze(1)
-            entropy = entropy - (logp.exp() * logp).sum(1)
-            prev = choice + self.offsets[kind]
+        """Log-probability and entropy [B] of given decisions (teacher forcing), differentiable.
+
+        The decisions are known, so the GRU runs over the whole sequence in one call and each head
+        scores all the steps of its kind at once (the same network as `sample`'s step-by-step loop).
+        """
+        h0 = self._start_state(cells, inputs)
+        start = torch.full((len(inputs), 1), sum(self.kinds), dtype=torch.long)
+        prev = torch.cat([start, actions[:, :-1] + torch.from_numpy(self._step_offsets[:-1])], 1)  # [B, S]
+        states, _ = self.gru(self.action_embed(prev) + self.step_embed.weight, h0[None])  # [B, S, H]
+        log_prob, entropy = 0, 0
+        for kind, steps in enumerate(self._kind_steps):
+            mask = torch.stack([masks[s] for s in steps], 1)  # [B, n, width]
+            logp = torch.log_softmax(self.heads[kind](states[:, steps]).masked_fill(~mask, _MASKED), -1)
+            log_prob = log_prob + logp.gather(2, actions[:, steps, None]).sum((1, 2))
+            entropy = entropy - (logp.exp() * logp).sum((1, 2))
         return log_prob, entropy
 
 
@@ -124,11 +145,22 @@ class PairDiscriminator(nn.Module):
     def embed(self, cells: GraphBatch) -> torch.Tensor:
         return self.encoder(cells.adj, cells.ops, cells.mask)[1]
 
+    def embed_pair(self, a: GraphBatch, b: GraphBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings of two batches in one encoder call (both padded to the larger cell size)."""
+        n = max(a.adj.shape[1], b.adj.shape[1])
+        both = GraphBatch.cat([a.pad(n), b.pad(n)])
+        h = self.embed(both)
+        return h[: len(a.ops)], h[len(a.ops) :]
+
+    def directed_logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """f(a, b) [N, M] for every pair of embeddings a [N, d] and b [M, d] (not antisymmetric)."""
+        first, act, last = self.head
+        d = a.shape[1]
+        # f([x, y]) = g(W_x x + W_y y + c): the first layer is applied to each embedding once, not to
+        # each of the N*M concatenated pairs.
+        x, y = a @ first.weight[:, :d].T, b @ first.weight[:, d:].T
+        return last(act(x[:, None] + y[None] + first.bias)).squeeze(-1)
+
     def pair_logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """Logits [N, M] for every pair of embeddings a [N, d] and b [M, d]."""
-        n, m = len(a), len(b)
-        aa = a[:, None, :].expand(n, m, -1)
-        bb = b[None, :, :].expand(n, m, -1)
-        forward = self.head(torch.cat([aa, bb], -1)).squeeze(-1)
-        backward = self.head(torch.cat([bb, aa], -1)).squeeze(-1)
-        return forward - backward
+        """Relativistic logits [N, M]: s(a, b) = f(a, b) - f(b, a), that a is the truth-set cell."""
+        return self.directed_logits(a, b) - self.directed_logits(b, a).T

@@ -12,6 +12,7 @@ runner runs one search per process (worker) at a time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,9 +21,11 @@ import torch.nn.functional as F
 
 from methods.base import SearchContext
 from methods.ganas import spaces
-from methods.ganas.config import GanasConfig, GanasMleConfig
+from methods.ganas.config import PAIR_NAMES, REWARD_NAMES, GanasConfig, GanasMleConfig
 from methods.ganas.networks import Generator, GraphBatch, PairDiscriminator, Rollout
+from predictors.common import one_torch_thread
 from predictors.layers import build_module
+from predictors.screening import Screen
 from suite.benchmarks.base import Arch, CellGraph, Observation
 from suite.errors import NasreproError
 
@@ -41,18 +44,13 @@ class Evaluated:
     value: float
 
 
-def configure_torch() -> None:
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-
-
 class PolicyTrainer:
     """PPO for the generator: clipped ratio, moving-average baseline, entropy bonus."""
 
     def __init__(self, generator: Generator, lr: float, clip: float, entropy_weight: float,
                  baseline_decay: float, epochs: int) -> None:
         self.generator = generator
-        self.optimizer = torch.optim.Adam(generator.parameters(), lr=lr)
+        self.optimizer = torch.optim.Adam(generator.parameters(), lr=lr, fused=True)
         self.clip, self.entropy_weight = clip, entropy_weight
         self.baseline_decay, self.epochs = baseline_decay, epochs
         self.baseline: float | None = None
@@ -81,7 +79,6 @@ class _Search:
     """Algorithm 1: X0 at random, then truth set -> fit G -> generate and evaluate new cells."""
 
     def __init__(self, config: GanasConfig | GanasMleConfig, context: SearchContext) -> None:
-        configure_torch()
         self.config, self.context = config, context
         self.bench = context.space
         self.space = spaces.for_benchmark(self.bench)
@@ -97,8 +94,14 @@ class _Search:
         self._decoded: dict[bytes, Cell | None] = {}
         self._started = False
         self.history: list[dict[str, float]] = []  # per inner round: diagnostics for tests and tuning
+        self.temperatures: list[float] = []  # the sampling temperature of every generated proposal
+        self.screen = Screen(context.predictor, self.bench) if context.predictor is not None else None
 
     def ask(self) -> list[Arch]:
+        with one_torch_thread():
+            return self._ask()
+
+    def _ask(self) -> list[Arch]:
         bench, rng = self.bench, self.context.rng
         if not self._started:
             self._started = True
@@ -117,6 +120,8 @@ class _Search:
             if key not in self.evaluated:
                 cell = Cell(arch, key, self.bench.graph(arch), self.context.feasible(arch))
                 self.evaluated[key] = Evaluated(cell, obs.value)
+        if self.screen is not None:
+            self.screen.observe(archs, observations)
 
     def truth_set(self) -> list[Cell]:
         """The top-k feasible evaluated cells by the search metric (ties: the earlier evaluated)."""
@@ -152,27 +157,44 @@ class _Search:
         """Xt: new feasible cells drawn from G. Only these (and X0) are ever queried.
 
         When G keeps producing cells already evaluated (it has converged on the truth set), its
-        sampling temperature doubles after every batch that brings nothing new.
+        sampling temperature doubles after every batch that brings nothing new. With a run predictor,
+        G draws `pool_factor` times as many new cells and the predictor picks the `n_eval` to query.
         """
-        chosen: dict[str, Arch] = {}
+        cfg = self.config
+        want = cfg.n_eval * (cfg.pool_factor if self.screen is not None else 1)
+        drawn: dict[str, tuple[Arch, float]] = {}  # key -> (cell, the temperature it was drawn at)
         temperature = 1.0
-        for _ in range(self.config.max_proposal_batches):
+        for _ in range(cfg.max_proposal_batches):
             with torch.no_grad():
                 rollout = self.generator.sample(self.space, cells, self.inputs(n_truth), self.gen, temperature)
-            before = len(chosen)
+            before = len(drawn)
             for cell in self.decode(rollout.actions):
-                if cell is None or not cell.feasible or cell.key in self.evaluated or cell.key in chosen:
+                if cell is None or not cell.feasible or cell.key in self.evaluated or cell.key in drawn:
                     continue
-                chosen[cell.key] = cell.arch
-                if len(chosen) == self.config.n_eval:
-                    return list(chosen.values())
-            if len(chosen) == before:
+                drawn[cell.key] = (cell.arch, temperature)
+                if len(drawn) == want:
+                    break
+            if len(drawn) == want:
+                break
+            if len(drawn) == before:
                 temperature *= 2
-        if not chosen:
-            raise NasreproError(
-                f"GA-NAS drew {self.config.max_proposal_batches} batches without a new feasible cell"
-            )
-        return list(chosen.values())
+        if not drawn:
+            raise NasreproError(f"GA-NAS drew {cfg.max_proposal_batches} batches without a new feasible cell")
+        keys = list(drawn)[: cfg.n_eval]
+        if self.screen is not None and self.screen.ready:
+            keys = [self.bench.key(a) for a in self.screen.best([drawn[k][0] for k in drawn], cfg.n_eval)]
+        self.temperatures += [drawn[k][1] for k in keys]
+        return [drawn[k][0] for k in keys]
+
+    def diagnostics(self) -> dict[str, float]:
+        """Per run, for the store: how many generated cells were proposed, and the share of them drawn
+        at a sampling temperature above 1 (the proposal escalation, our addition) and the largest."""
+        t = np.asarray(self.temperatures)
+        return {
+            "generated_proposals": float(len(t)),
+            "share_temperature_above_1": float((t > 1).mean()) if len(t) else 0.0,
+            "max_temperature": float(t.max()) if len(t) else 1.0,
+        }
 
 
 class GaNas(_Search):
@@ -186,7 +208,7 @@ class GaNas(_Search):
             lambda: PairDiscriminator(len(self.space.graph_ops), config.gnn_dim, config.gnn_layers, config.hidden),
             self.init_gen,
         )
-        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_discriminator)
+        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_discriminator, fused=True)
         self.policy = PolicyTrainer(
             self.generator, config.lr_generator, config.ppo_clip, config.entropy_weight,
             config.baseline_decay, config.ppo_epochs,
@@ -203,16 +225,16 @@ class GaNas(_Search):
             reward = torch.zeros(len(generated))
             scored = [i for i in valid if generated[i].feasible]  # infeasible cells earn no reward
             if scored:
-                reward[scored] = self.belief(GraphBatch.of([generated[i].graph for i in scored]), cells)
+                reward[scored] = REWARDS[cfg.reward](self, GraphBatch.of([generated[i].graph for i in scored]), cells)
             self.policy.update(cells, rollout, reward)
             self.history.append({"reward": float(reward.mean()), "d_loss": d_loss, "valid": len(valid)})
 
     def train_discriminator(self, truth: GraphBatch, fake: GraphBatch) -> float:
-        """Relativistic loss on every (truth, fake) pair: the truth-set cell should be judged the real one."""
+        """`d_steps` Adam steps on the pair loss of the configured pair construction."""
         loss = torch.tensor(float("nan"))
+        pairing = PAIRINGS[self.config.pairs]
         for _ in range(self.config.d_steps):
-            logits = self.discriminator.pair_logits(self.discriminator.embed(truth), self.discriminator.embed(fake))
-            loss = F.softplus(-logits).mean()
+            loss = pairing.loss(self.discriminator, truth, fake)
             self.d_optimizer.zero_grad()
             loss.backward()
             self.d_optimizer.step()
@@ -220,9 +242,58 @@ class GaNas(_Search):
 
     @torch.no_grad()
     def belief(self, candidates: GraphBatch, truth: GraphBatch) -> torch.Tensor:
-        """Reward: the discriminator's mean belief that each candidate, not the truth cell, is the real one."""
-        d = self.discriminator
-        return torch.sigmoid(d.pair_logits(d.embed(candidates), d.embed(truth))).mean(1)
+        """The discriminator's mean belief, over the truth set, that each candidate is a truth-set cell."""
+        return PAIRINGS[self.config.pairs].belief(self.discriminator, candidates, truth)
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """How the pairwise discriminator is trained (loss on truth and fake cells) and read (belief)."""
+
+    loss: Callable[[PairDiscriminator, GraphBatch, GraphBatch], torch.Tensor]
+    belief: Callable[[PairDiscriminator, GraphBatch, GraphBatch], torch.Tensor]
+
+
+def _relativistic_loss(d: PairDiscriminator, truth: GraphBatch, fake: GraphBatch) -> torch.Tensor:
+    # every (truth, fake) pair: the truth-set cell should be judged the real one
+    return F.softplus(-d.pair_logits(*d.embed_pair(truth, fake))).mean()
+
+
+def _relativistic_belief(d: PairDiscriminator, candidates: GraphBatch, truth: GraphBatch) -> torch.Tensor:
+    return torch.sigmoid(d.pair_logits(*d.embed_pair(candidates, truth))).mean(1)
+
+
+def _same_set_loss(d: PairDiscriminator, truth: GraphBatch, fake: GraphBatch) -> torch.Tensor:
+    # (truth, other truth) pairs are positives, (truth, fake) pairs negatives: "is b from a's set?"
+    t, f = d.embed_pair(truth, fake)
+    same, cross = d.directed_logits(t, t), d.directed_logits(t, f)
+    off_diagonal = ~torch.eye(len(t), dtype=torch.bool)
+    logits = torch.cat([same[off_diagonal], cross.flatten()])
+    labels = torch.cat([torch.ones(int(off_diagonal.sum())), torch.zeros(cross.numel())])
+    return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+def _same_set_belief(d: PairDiscriminator, candidates: GraphBatch, truth: GraphBatch) -> torch.Tensor:
+    c, t = d.embed_pair(candidates, truth)
+    return torch.sigmoid(d.directed_logits(t, c)).mean(0)
+
+
+PAIRINGS: dict[str, Pairing] = {
+    "relativistic": Pairing(_relativistic_loss, _relativistic_belief),
+    "same-set": Pairing(_same_set_loss, _same_set_belief),
+}
+
+
+def _random_reward(search: GaNas, candidates: GraphBatch, truth: GraphBatch) -> torch.Tensor:
+    # The ablation: uniform noise in place of the discriminator's belief (same range, no information).
+    return torch.rand(len(candidates.ops), generator=search.gen)
+
+
+REWARDS: dict[str, Callable[[GaNas, GraphBatch, GraphBatch], torch.Tensor]] = {
+    "discriminator": GaNas.belief,
+    "random": _random_reward,
+}
+assert tuple(REWARDS) == REWARD_NAMES and tuple(PAIRINGS) == PAIR_NAMES
 
 
 class GaNasMle(_Search):
@@ -232,7 +303,7 @@ class GaNasMle(_Search):
 
     def __init__(self, config: GanasMleConfig, context: SearchContext) -> None:
         super().__init__(config, context)
-        self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr_generator)
+        self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr_generator, fused=True)
 
     def fit(self, truth: list[Cell], cells: GraphBatch) -> None:
         actions = torch.from_numpy(np.stack([self.space.to_actions(c.graph) for c in truth]))
