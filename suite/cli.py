@@ -208,7 +208,8 @@ def cmd_data_surrogate_report(args: argparse.Namespace) -> int:
         unknown = sorted(set(given) - set(known))
         if unknown:
             raise NasreproError(f"unknown surrogate families {unknown}; known: {', '.join(known)}")
-    path = nb101_report.write_report(Path(args.out), families=families, test_families=test_families)
+    path = nb101_report.write_report(Path(args.out), families=families, test_families=test_families,
+                                     cost_cv=not args.no_cost_cv)
     print(f"surrogate report written to {path}")
     return 0
 
@@ -273,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--families", default="xgb-adj,xgb-path,gnn", help="validation families")
     report.add_argument("--test-families", default="valid+offset,joint,test-only",
                         help="test-accuracy families")
+    report.add_argument("--no-cost-cv", action="store_true", help="skip the training-time model's cross-validation")
     report.set_defaults(func=cmd_data_surrogate_report)
     return parser
 

@@ -24,7 +24,7 @@ DEFAULT_CONFIG = surrogate.SurrogateConfig()
 
 def write_report(out: Path, config: surrogate.SurrogateConfig = DEFAULT_CONFIG, seed: int = 0,
                  families: tuple[str, ...] = REPORT_FAMILIES,
-                 test_families: tuple[str, ...] = REPORT_TEST_FAMILIES) -> Path:
+                 test_families: tuple[str, ...] = REPORT_TEST_FAMILIES, cost_cv: bool = True) -> Path:
     """Cross-validate the families, build the chosen surrogate, and write the markdown report."""
     table = space.table()
     real = surrogate.real_cells(table)
@@ -33,11 +33,12 @@ def write_report(out: Path, config: surrogate.SurrogateConfig = DEFAULT_CONFIG, 
     if {"xgb-path", "gnn"} <= set(families):  # the ensemble's CV, from its members' out-of-fold predictions
         results.append(surrogate.average_cv([r for r in results if r.family in ("xgb-path", "gnn")], real))
     test_results = [surrogate.cross_validate_test(f, table, real, test, config, seed) for f in test_families]
-    cost_cv = surrogate.cross_validate(config.cost_family, table, real, config, seed, target=surrogate.COST)
+    cost = surrogate.cross_validate(config.cost_family, table, real, config, seed, target=surrogate.COST) if cost_cv \
+        else None
     pred = surrogate.predictions(table, config, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     command = "nasrepro " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "write_report()"
-    out.write_text(_render(table, real, test, results, test_results, cost_cv, pred, config, seed, command))
+    out.write_text(_render(table, real, test, results, test_results, cost, pred, config, seed, command))
     return out
 
 
@@ -90,10 +91,12 @@ def _render(table, real, test, results, test_results, cost_cv, pred, config, see
                   f"cells, weighted to the space): MAE {e['mae_w']:.2f} points, RMSE {e['rmse_w']:.2f} points, "
                   f"bias {e['bias_w']:+.2f} points; unweighted MAE {e['mae']:.2f}, RMSE {e['rmse']:.2f}. "
                   "Set a published NB101 test accuracy beside ours with this error in mind."]
-    c = cost_cv.summary()
+    if cost_cv is not None:
+        c = cost_cv.summary()
+        lines += ["", f"Cost model (`{config.cost_family}` on `{surrogate.COST}`): Kendall tau {c['tau_mean']:.4f}, "
+                  f"Spearman {c['spearman_mean']:.4f}, MAE {c['mae_mean']:.1f} s."]
     lines += [
-        "", f"Cost model (`{config.cost_family}` on `{surrogate.COST}`): Kendall tau {c['tau_mean']:.4f}, "
-        f"Spearman {c['spearman_mean']:.4f}, MAE {c['mae_mean']:.1f} s.", "",
+        "",
         f"Config: `{json.dumps(asdict(config))}`; prediction cache key `{pred.cache_key}`.", "",
     ]
     return "\n".join(lines + _space_section(table, real, test, pred))

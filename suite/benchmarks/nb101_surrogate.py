@@ -55,7 +55,7 @@ class SurrogateConfig:
     gnn_batch: int = 128
     gnn_lr: float = 2e-3
     cost_family: str = "xgb-path"  # training time is close to a function of the convolutions: trees suffice
-    test_family: str = "valid+offset"  # chosen by cross-validation on the real test cells (surrogate.md)
+    test_family: str = "joint"  # chosen by cross-validation on the real test cells (surrogate.md)
 
     def __post_init__(self) -> None:
         for family in (self.family, self.cost_family):
@@ -295,6 +295,52 @@ def fit_predict(family: str, target: str, table: space.CellTable, train_rows: np
     return inverse(FAMILIES[family](table, train_rows, forward(y), predict_rows, config, seed))
 
 
+# A fitted model, so that the whole space can be predicted in chunks spread over processes. XGBoost
+# families fit once and predict any rows; the others (GNN, ensembles) refit whenever they predict, so
+# they are predicted in one piece.
+Encode = Callable[[space.CellTable, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class XgbModel:
+    booster: object
+    encode: Encode  # module-level, so the model pickles
+    target: str  # its TRANSFORMS entry
+    chunked = True
+
+    def predict(self, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
+        return TRANSFORMS[self.target][1](_predict(self.booster, lambda r: self.encode(table, r), rows))
+
+    def predict_encoded(self, X: np.ndarray) -> np.ndarray:
+        return TRANSFORMS[self.target][1](self.booster.inplace_predict(X).astype(np.float64))
+
+
+@dataclass(frozen=True)
+class RefitModel:
+    family: str
+    target: str
+    train_rows: np.ndarray
+    y: np.ndarray
+    config: SurrogateConfig
+    seed: int
+    chunked = False
+
+    def predict(self, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
+        return fit_predict(self.family, self.target, table, self.train_rows, self.y, rows, self.config, self.seed)
+
+
+XGB_ENCODINGS: dict[str, Encode] = {"xgb-adj": adjacency_features, "xgb-path": path_features}
+
+
+def fit_model(family: str, target: str, table: space.CellTable, train_rows: np.ndarray, y: np.ndarray,
+              config: SurrogateConfig, seed: int) -> XgbModel | RefitModel:
+    """The model `fit_predict` would use: `fit_model(...).predict(table, rows) == fit_predict(...)`."""
+    encode = XGB_ENCODINGS.get(family)
+    if encode is None:
+        return RefitModel(family, target, train_rows, y, config, seed)
+    return XgbModel(_booster(encode(table, train_rows), TRANSFORMS[target][0](y), config, seed), encode, target)
+
+
 # ---------------------------------------------------------------------------------------------- CV
 @dataclass(frozen=True)
 class CvResult:
@@ -359,45 +405,59 @@ def _fold_scores(y: np.ndarray, oof: np.ndarray, folds: np.ndarray) -> pd.DataFr
 
 # ---------------------------------------------------------------------------------------------- test accuracy
 # NB101's test accuracy is known for 6,760 cells, few of them with 7 vertices (85% of the space), so a
-# test family may lean on the validation model of the 20,001 uniform cells. A test family maps a TestFit
-# to the predicted test accuracy (percent) of `predict_rows`.
+# test family may lean on the validation cells (20,001, uniform) or the validation model. A test family
+# maps a TestFit to a fitted model of the test accuracy (percent).
 @dataclass(frozen=True)
 class TestFit:
     table: space.CellTable
     real: RealCells  # validation cells it may train on
     test: RealTestCells  # test cells it may train on
-    predict_rows: np.ndarray
     config: SurrogateConfig
     seed: int
-    valid_pred: Callable[[np.ndarray], np.ndarray]  # the validation model's predictions (percent) for rows
+    valid_model: XgbModel | RefitModel | None  # the validation model, for the families in NEEDS_VALID_MODEL
 
 
-def _valid_offset(fit: TestFit) -> np.ndarray:
+@dataclass(frozen=True)
+class OffsetModel:
+    valid_model: XgbModel | RefitModel
+    offset: float
+    chunked = False  # predicted from the validation model's predictions, in the parent
+
+    def predict(self, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
+        return self.valid_model.predict(table, rows) + self.offset
+
+
+def _valid_offset(fit: TestFit) -> OffsetModel:
     """The validation model's prediction plus one offset: the weighted median of (real test - predicted
     valid) over the test cells. Ranks cells as the validation model does."""
-    gap = fit.test.test_acc - fit.valid_pred(fit.test.rows)
-    offset = float(np.quantile(gap, 0.5, weights=fit.test.weight, method="inverted_cdf"))
-    return fit.valid_pred(fit.predict_rows) + offset
+    gap = fit.test.test_acc - fit.valid_model.predict(fit.table, fit.test.rows)
+    return OffsetModel(fit.valid_model, float(np.quantile(gap, 0.5, weights=fit.test.weight, method="inverted_cdf")))
 
 
-def _joint(fit: TestFit) -> np.ndarray:
+TEST_TAG = 1.0  # the target feature of the joint model: 0 validation, 1 test
+
+
+def tagged_test_features(table: space.CellTable, rows: np.ndarray) -> np.ndarray:
+    """`path_features` and the joint model's target feature set to "test"."""
+    return np.concatenate([path_features(table, rows), np.full((len(rows), 1), TEST_TAG, np.float32)], axis=1)
+
+
+def _joint(fit: TestFit) -> XgbModel:
     """One `xgb-path` model on both targets, the target's name as a 0/1 feature (1 = test)."""
-    forward, inverse = TRANSFORMS[TARGET]
-    tagged = lambda rows, tag: np.concatenate(  # noqa: E731
-        [path_features(fit.table, rows), np.full((len(rows), 1), tag, np.float32)], axis=1)
-    X = np.concatenate([tagged(fit.real.rows, 0), tagged(fit.test.rows, 1)])
-    y = forward(np.concatenate([fit.real.valid_acc, fit.test.test_acc]))
-    booster = _booster(X, y, fit.config, fit.seed)
-    return inverse(_predict(booster, lambda rows: tagged(rows, 1), fit.predict_rows))
+    valid = np.concatenate([path_features(fit.table, fit.real.rows),
+                            np.zeros((len(fit.real.rows), 1), np.float32)], axis=1)
+    X = np.concatenate([valid, tagged_test_features(fit.table, fit.test.rows)])
+    y = TRANSFORMS[TARGET][0](np.concatenate([fit.real.valid_acc, fit.test.test_acc]))
+    return XgbModel(_booster(X, y, fit.config, fit.seed), tagged_test_features, TARGET)
 
 
-def _test_only(fit: TestFit) -> np.ndarray:
+def _test_only(fit: TestFit) -> XgbModel | RefitModel:
     """`xgb-path` on the test cells alone."""
-    return fit_predict("xgb-path", TARGET, fit.table, fit.test.rows, fit.test.test_acc, fit.predict_rows,
-                       fit.config, fit.seed)
+    return fit_model("xgb-path", TARGET, fit.table, fit.test.rows, fit.test.test_acc, fit.config, fit.seed)
 
 
-TEST_FAMILIES: dict[str, Callable[[TestFit], np.ndarray]] = {
+NEEDS_VALID_MODEL = frozenset({"valid+offset"})
+TEST_FAMILIES: dict[str, Callable[[TestFit], XgbModel | RefitModel | OffsetModel]] = {
     "valid+offset": _valid_offset,
     "joint": _joint,
     "test-only": _test_only,
@@ -415,22 +475,21 @@ class TestCvResult:
 def cross_validate_test(family: str, table: space.CellTable, real: RealCells, test: RealTestCells,
                         config: SurrogateConfig, seed: int, n_folds: int = N_FOLDS) -> TestCvResult:
     """K-fold CV over the test cells. No held-out cell's validation label is used: the validation cells
-    that are also test cells (441) are left out of every fit, and the validation model that families
+    that are also test cells (333) are left out of every fit, and the validation model that families
     lean on is fitted once on the remaining validation cells."""
     from scipy import stats
 
     start = time.perf_counter()
     keep = ~np.isin(real.rows, test.rows)
     real = RealCells(real.rows[keep], real.valid_acc[keep], real.train_time[keep], real.params[keep], real.sha256)
-    pred_rows = np.unique(test.rows)
-    pv = fit_predict(config.family, TARGET, table, real.rows, real.valid_acc, pred_rows, config, seed)
-    valid_pred = lambda rows: pv[np.searchsorted(pred_rows, rows)]  # noqa: E731
+    valid_model = fit_model(config.family, TARGET, table, real.rows, real.valid_acc, config, seed) \
+        if family in NEEDS_VALID_MODEL else None
     folds = np.random.default_rng(seed).permutation(len(test.rows)) % n_folds
     oof = np.empty_like(test.test_acc)
     for k in range(n_folds):
         out = folds == k
-        fit = TestFit(table, real, test.subset(~out), test.rows[out], config, seed + k, valid_pred)
-        oof[out] = TEST_FAMILIES[family](fit)
+        model = TEST_FAMILIES[family](TestFit(table, real, test.subset(~out), config, seed + k, valid_model))
+        oof[out] = model.predict(table, test.rows[out])
     y = test.test_acc
     err = oof - y
     n = table.n_vertices[test.rows]
@@ -460,24 +519,61 @@ def cache_key(config: SurrogateConfig, seed: int, data_sha256: dict[str, str]) -
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _job(job: tuple[str, str, space.CellTable, RealCells, SurrogateConfig, int, np.ndarray]) -> np.ndarray:
-    family, target, table, real, config, seed, rows = job
-    return fit_predict(family, target, table, real.rows, _target(real, target), rows, config, seed)
+def _fit_job(job: tuple[str, str, space.CellTable, RealCells, SurrogateConfig, int]) -> XgbModel | RefitModel:
+    family, target, table, real, config, seed = job
+    return fit_model(family, target, table, real.rows, _target(real, target), config, seed)
+
+
+def _test_fit_job(fit: TestFit) -> XgbModel | RefitModel | OffsetModel:
+    return TEST_FAMILIES[fit.config.test_family](fit)
+
+
+def _fit_any(job) -> XgbModel | RefitModel | OffsetModel:
+    return _test_fit_job(job) if isinstance(job, TestFit) else _fit_job(job)
+
+
+def _predict_job(job: tuple[space.CellTable, list[XgbModel], np.ndarray]) -> list[np.ndarray]:
+    table, models, rows = job
+    encoded: dict[Encode, np.ndarray] = {}  # models on the same features encode the chunk once
+    for model in models:
+        if model.encode not in encoded:
+            encoded[model.encode] = model.encode(table, rows)
+    return [model.predict_encoded(encoded[model.encode]) for model in models]
 
 
 def train_and_predict(table: space.CellTable, real: RealCells, test: RealTestCells, config: SurrogateConfig,
                       seed: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit on all real cells; predict validation and test accuracy (percent) and training time for `rows`
-    (default: all). The validation and cost models train in parallel processes, one thread each, so
-    the result does not depend on the number of workers."""
+    (default: all). The models are fitted in parallel processes, then the rows are predicted in chunks
+    in parallel processes; every step is single-threaded and deterministic, so the result does not
+    depend on the number of processes."""
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)
-    known = np.union1d(rows, test.rows)  # the test family reads the validation model on the test cells
-    jobs = [(config.family, TARGET, table, real, config, seed, known),
-            (config.cost_family, COST, table, real, config, seed + 1, rows)]
-    acc_known, cost = space.parallel_map(_job, jobs, "NB101 surrogate: fit and predict")
-    valid_pred = lambda r: acc_known[np.searchsorted(known, r)]  # noqa: E731
-    test_acc = TEST_FAMILIES[config.test_family](TestFit(table, real, test, rows, config, seed + 2, valid_pred))
-    return valid_pred(rows), test_acc, cost
+    needs_valid = config.test_family in NEEDS_VALID_MODEL
+    jobs: list = [(config.family, TARGET, table, real, config, seed),
+                  (config.cost_family, COST, table, real, config, seed + 1)]
+    if not needs_valid:
+        jobs.append(TestFit(table, real, test, config, seed + 2, None))
+    models = space.parallel_map(_fit_any, jobs, "NB101 surrogate: fit")
+    if needs_valid:
+        models.append(_test_fit_job(TestFit(table, real, test, config, seed + 2, models[0])))
+    chunked = [m for m in models if isinstance(m, XgbModel)]
+    pieces = space.parallel_map(_predict_job, [(table, chunked, rows[k : k + PREDICT_CHUNK])
+                                               for k in range(0, len(rows), PREDICT_CHUNK)],
+                                "NB101 surrogate: predict")
+    done = {id(m): np.concatenate([p[i] for p in pieces] or [np.zeros(0)]) for i, m in enumerate(chunked)}
+
+    def predicted(model) -> np.ndarray:
+        if id(model) in done:
+            return done[id(model)]
+        if isinstance(model, OffsetModel):  # from the validation model's predictions, not a second pass
+            return predicted(model.valid_model) + model.offset
+        return model.predict(table, rows)
+
+    valid, cost, test_acc = (predicted(m) for m in models)
+    return valid, test_acc, cost
+
+
+PREDICT_CHUNK = 25_000  # rows per prediction job: 17 jobs for the whole space
 
 
 def predictions(
