@@ -205,3 +205,21 @@ def test_partial_official_file_is_refused(tmp_path, monkeypatch):
     assert official.official_file() == path  # present in the data directory: the tabular oracle is chosen
     with pytest.raises(DataError, match="results for 1 cells, expected all 423,624"):
         nb101.Nb101()
+
+
+def test_surrogate_report_renders_well_formed_tables(tmp_path, bench):
+    from suite.benchmarks import nb101_report
+
+    out = nb101_report.write_report(tmp_path / "surrogate.md", SMALL, 0, families=(), test_families=("joint",),
+                                    cost_cv=False)  # SMALL's predictions are cached by `bench`
+    text = out.read_text()
+    assert "`joint` **(used)**" in text and "measured error (`joint`" in text
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("|---"):  # every table's header, separator and rows have the same columns
+            width = lines[i - 1].count("|")
+            assert line.count("|") == width
+            k = i + 1
+            while k < len(lines) and lines[k].startswith("|"):
+                assert lines[k].count("|") == width, lines[k]
+                k += 1

@@ -77,7 +77,7 @@ def _render(table, real, test, results, test_results, cost_cv, pred, config, see
         "0/1 feature naming the target; `test-only`: `xgb-path` on the test cells alone.", "",
         header + " MAE weighted | RMSE weighted | bias weighted | RMSE | tau 7 vertices | MAE 7 vertices "
         "| CV seconds |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in test_results:
         e = r.errors
