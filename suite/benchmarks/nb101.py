@@ -157,6 +157,6 @@ class Nb101:
 def register_all(register: Callable) -> None:
     register(
         "nb101", Nb101,
-        "NAS-Bench-101, all 423,624 cells: the official table if present, else surrogates of 26,320 real cells "
+        "NAS-Bench-101, all 423,624 cells: the official table if present, else surrogates of 26,428 real cells "
         "(search: predicted validation accuracy; report: predicted test accuracy)",
     )
