@@ -93,6 +93,8 @@ def _rows_of(table: space.CellTable, path: Path, hashes: pd.Series) -> np.ndarra
 
 
 def _read(path: Path, columns: list[str], what: str) -> pd.DataFrame:
+    import pandas as pd  # where used (main imports pandas lazily in this module)
+
     try:
         return pd.read_csv(path, usecols=columns)
     except (ValueError, OSError) as exc:
