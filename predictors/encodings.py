@@ -28,6 +28,7 @@ and NB101 (3 ops, at most 5: 364 paths) are not truncated; NB301 (14 ops, the no
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -258,3 +259,72 @@ def make_encoding(name: str, benchmark: GraphSpace, space: CellSpace | None = No
     except KeyError:
         raise NasreproError(f"unknown encoding {name!r}; known: {', '.join(sorted(ENCODINGS))}") from None
     return factory(benchmark, space or cell_space(benchmark))
+
+
+# ------------------------------------------------------------------------------ batch encodings
+# Whole tables of cells at once (the NB101 surrogate encodes all 423,624 cells), as arrays in the
+# padded layout: `adj` [N, V, V] 0/1 with the input at vertex 0 and the output at vertex V-1, `ops`
+# [N, V] with, on interior vertices, the op's index among the `n_ops` path ops, or -1 on an unused
+# vertex (the entries of the input and output are ignored). Pure numpy over the arrays, no per-cell
+# Python. A benchmark's learned oracle may use these
+# (DESIGN.md, "Dependencies"), so they depend on nothing but numpy.
+def path_offsets(n_ops: int, max_len: int) -> list[int]:
+    """offsets[L]: how many paths have fewer than L ops (the first index of the paths of L ops)."""
+    offsets = [0]
+    for length in range(max_len + 1):
+        offsets.append(offsets[-1] + n_ops**length)
+    return offsets
+
+
+def path_counts_batch(adj: np.ndarray, ops: np.ndarray, n_ops: int, max_len: int, *,
+                      first_op_major: bool = True) -> np.ndarray:
+    """float32 [N, n_paths]: how many input->output paths of each cell carry each op sequence.
+
+    Index of a sequence of L ops: offsets[L] + its base-`n_ops` number, the first op the most
+    significant digit (`PathEncoding`'s order) or, with `first_op_major=False`, the least; paths of
+    more than `max_len` ops are dropped. A path of the padded layout is a set of interior vertices
+    (visited in increasing order, as the matrix is upper-triangular): all 2^(V-2) of them are checked
+    at once against every cell's edges, then counted by their label sequence."""
+    n_cells, n_vertices = ops.shape
+    offsets = path_offsets(n_ops, max_len)
+    dim = offsets[-1]
+    adj = adj.astype(bool)
+    found = []  # flat (cell, sequence) index of every path of every cell
+    for size in range(min(n_vertices - 2, max_len) + 1):
+        for inner in itertools.combinations(range(1, n_vertices - 1), size):
+            chain = (0, *inner, n_vertices - 1)
+            present = np.logical_and.reduce([adj[:, a, b] for a, b in itertools.pairwise(chain)])
+            cells = np.flatnonzero(present)
+            if not len(cells):
+                continue
+            digits = [ops[cells, v] for v in inner]
+            index = np.zeros(len(cells), dtype=np.int64)
+            for digit in (digits if first_op_major else digits[::-1]):
+                index = index * n_ops + digit
+            found.append(cells * dim + offsets[size] + index)
+    flat = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    return np.bincount(flat, minlength=n_cells * dim).reshape(n_cells, dim).astype(np.float32)
+
+
+def adjacency_batch(adj: np.ndarray, ops: np.ndarray, n_ops: int) -> np.ndarray:
+    """float32 [N, V(V-1)/2 + (V-2) n_ops]: the strict upper triangle of the padded matrix, then a
+    one-hot op per interior vertex (an unused vertex has none). The batch form of the usual encoding,
+    without `AdjacencyEncoding`'s one-hot of the input and output, which is the same in every cell."""
+    n_vertices = ops.shape[1]
+    iu = np.triu_indices(n_vertices, 1)
+    interior = ops[:, 1:-1]
+    onehot = np.stack([interior == k for k in range(n_ops)], axis=2).reshape(len(ops), -1)
+    return np.concatenate([adj[:, iu[0], iu[1]], onehot], axis=1).astype(np.float32)
+
+
+def cell_statistics_batch(adj: np.ndarray, ops: np.ndarray, n_ops: int, paths: np.ndarray,
+                          max_len: int) -> np.ndarray:
+    """float32 [N, 6 + n_ops]: vertices, edges, count of each op, paths, ops on the longest path,
+    edges out of the input, edges into the output; `paths` from `path_counts_batch`."""
+    lengths = np.concatenate([[length] * n_ops**length for length in range(max_len + 1)])
+    longest = np.where(paths > 0, lengths[None, :], -1).max(axis=1)
+    return np.stack([
+        (ops[:, 1:-1] >= 0).sum(axis=1) + 2, adj.sum(axis=(1, 2)),
+        *((ops[:, 1:-1] == k).sum(axis=1) for k in range(n_ops)),
+        paths.sum(axis=1), longest, adj[:, 0, :].sum(axis=1), adj[:, :, -1].sum(axis=1),
+    ], axis=1).astype(np.float32)

@@ -203,13 +203,15 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_data_surrogate_report(args: argparse.Namespace) -> int:
-    from suite.benchmarks import nb101_surrogate
+    from suite.benchmarks import nb101_report, nb101_surrogate
 
-    families = _names(args.families)
-    unknown = sorted(set(families) - set(nb101_surrogate.FAMILIES))
-    if unknown:
-        raise NasreproError(f"unknown surrogate families {unknown}; known: {', '.join(nb101_surrogate.FAMILIES)}")
-    path = nb101_surrogate.write_report(Path(args.out), families=families)
+    families, test_families = _names(args.families), _names(args.test_families)
+    for given, known in ((families, nb101_surrogate.FAMILIES), (test_families, nb101_surrogate.TEST_FAMILIES)):
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise NasreproError(f"unknown surrogate families {unknown}; known: {', '.join(known)}")
+    path = nb101_report.write_report(Path(args.out), families=families, test_families=test_families,
+                                     cost_cv=not args.no_cost_cv)
     print(f"surrogate report written to {path}")
     return 0
 
@@ -278,7 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.set_defaults(func=cmd_data_prepare)
     report = data_sub.add_parser("surrogate-report", help="cross-validate the NB101 surrogate families, write a report")
     report.add_argument("--out", default="results/nb101/surrogate.md")
-    report.add_argument("--families", default="xgb-adj,xgb-path,gnn", help="families to cross-validate")
+    report.add_argument("--families", default="xgb-adj,xgb-path,gnn", help="validation families")
+    report.add_argument("--test-families", default="valid+offset,joint,test-only",
+                        help="test-accuracy families")
+    report.add_argument("--no-cost-cv", action="store_true", help="skip the training-time model's cross-validation")
     report.set_defaults(func=cmd_data_surrogate_report)
     return parser
 

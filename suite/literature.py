@@ -45,20 +45,38 @@ REPORTED: tuple[Reported, ...] = (
     Reported("nb101", "re", "RE", 93.97, None, "2,000", GANAS_PAPER),
 )
 
+# The NB101 surrogate's cross-validated error on real test cells (family `joint`, 10 folds, seed 0), from
+# `nb101_surrogate.cross_validate_test`, which `make surrogate-report-nb101` writes to
+# results/nb101/surrogate.md; weighted by vertex count to the space, as the test cells are mostly 5- and
+# 6-vertex cells and the space mostly 7-vertex ones.
+NB101_TEST_ERROR = (
+    "Its error against real test accuracy, cross-validated on the real test cells and weighted to the "
+    "space's vertex counts: MAE 0.47 points, RMSE 1.36 points, bias +0.17 (results/nb101/surrogate.md)."
+)
+
 # How our oracle differs from the papers' protocol, per oracle name; the report prints those it compares.
 ORACLE_NOTES = {
     "nb201-tabular": (
         "Our NB201 search metric is the validation accuracy at 200 epochs averaged over the benchmark's "
         "training seeds (noise-free: the same value every time a cell is queried) and the reported metric is "
         "the test accuracy, under a budget of unique queries. The NB201 paper ran each method under a "
-        "simulated time budget and let it see a single training run (one seed) per query, so its search "
-        "signal was noisy: the two are not the same experiment."
+        "simulated time budget and let it see a single training run (one seed) per query, of the 12-epoch "
+        "validation accuracy (a cheap proxy of the 200-epoch result), so its search signal was noisier and "
+        "less faithful: the two are not the same experiment."
     ),
     "nb101-surrogate-20k": (
-        "Our default NB101 oracle is a surrogate fitted to the 20,001 real NB101 cells on this machine; its "
-        "final metric is the surrogate's predicted validation accuracy, not NB101's test accuracy, so our "
-        "numbers and the GA-NAS paper's (tabular NB101, test accuracy) measure different things and only "
-        "their ordering is comparable."
+        "This older NB101 oracle's final metric is the surrogate's predicted validation accuracy, not NB101's "
+        "test accuracy (it runs about 0.85 points above it), so its numbers and the GA-NAS paper's (tabular "
+        "NB101, test accuracy) measure different things and only their ordering is comparable."
+    ),
+    "nb101-surrogate-20k+test6760": (
+        "Our default NB101 oracle is a surrogate fitted to real NB101 results: searches see the validation "
+        "accuracy predicted from 20,001 real cells, and the final metric is the test accuracy predicted "
+        "with the 6,760 cells whose real test accuracy (mean of NB101's 3 repeats) is known, as the GA-NAS "
+        "paper's numbers are. " + NB101_TEST_ERROR + " Differences between our numbers and the paper's "
+        "smaller than that error are not evidence either way. The surrogate also shrinks the top of the "
+        "range: its predicted maximum lies below the best real test accuracy among the 6,760 cells (94.22), "
+        "so our best values run lower than a tabular search's; the paper searched the real table."
     ),
     "nb101-tabular": (
         "Our NB101 oracle here is the official tabular benchmark, as in the GA-NAS paper; budgets and the "

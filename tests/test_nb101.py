@@ -6,9 +6,10 @@ import pickle
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from suite import benchmarks
+from suite import benchmarks, data
 from suite.benchmarks import nb101, nb101_space
 from suite.benchmarks import nb101_official as official
 from suite.benchmarks import nb101_surrogate as surrogate
@@ -29,6 +30,11 @@ def real(cells) -> surrogate.RealCells:
 
 
 @pytest.fixture(scope="module")
+def test(cells) -> surrogate.RealTestCells:
+    return surrogate.real_test_cells(cells)
+
+
+@pytest.fixture(scope="module")
 def bench() -> nb101.Nb101:
     return nb101.Nb101(nb101.Nb101Settings(surrogate=SMALL), official_path=None)
 
@@ -44,21 +50,25 @@ def test_registered():
 
 def test_surrogate_oracle_interface(bench):
     assert isinstance(bench, Benchmark)
-    assert bench.oracle == "nb101-surrogate-20k"
-    assert bench.final_metric == bench.search_metric == "valid_acc_surrogate"
+    assert bench.oracle == "nb101-surrogate-20k+test6760"
+    assert bench.search_metric == "valid_acc_surrogate" and bench.final_metric == "test_acc_surrogate"
     assert bench.space_size == 423_624 and bench.has_cost
     assert len(bench.final_values) == 423_624
     assert np.all(np.diff(bench.final_values) >= 0)
     assert bench.optimum == bench.final_values[-1]
     rng = np.random.default_rng(0)
-    for _ in range(50):
+    for _ in range(200):
         arch = bench.sample(rng)
         obs = bench.query(arch)
         final = bench.final(arch)
-        assert obs.value == final["valid_acc_surrogate"] <= bench.optimum
-        assert obs.cost > 0 and 0 < obs.value < 100.5
+        assert obs.value == final["valid_acc_surrogate"]  # search on predicted validation accuracy
+        assert final["test_acc_surrogate"] <= bench.optimum  # report predicted test accuracy
+        assert obs.cost > 0
         assert final["params"] == bench.space.table.params[arch]
-    assert set(bench.data_files()) == {"nb101/nb101_subset20k.csv.gz"}
+    assert bench.data_files() == {
+        "nb101/nb101_subset20k.csv.gz": "bb79ffb3f46b8fe134614e0aee5da2aba4a285500f0cbfb155915c3418c65c84",
+        "nb101/nb101_test_evox6760.csv.gz": "653298eebfc7a1bedde6ba99b48ad69d83211748634e0cad41f30aeb9dac1276",
+    }  # as in the data README's sha256 table
 
 
 def test_query_rejects_bad_input(bench):
@@ -74,13 +84,73 @@ def test_real_cells_map_to_the_table(cells, real):
     assert 94.9 < real.valid_acc.max() < 95.0  # 0.94912 in the file, as percent
 
 
-def test_surrogate_retraining_is_bit_identical(cells, real):
+def test_real_test_cells_map_to_the_table_and_weigh_to_the_space(cells, real, test):
+    assert len(test.rows) == 6_760 and len(np.unique(test.rows)) == 6_760
+    # The data README says 441 cells are in both files; their hash columns share 333.
+    shared = set(pd.read_csv(data.require(surrogate.DATA_FILE), usecols=["hash"])["hash"]) & set(
+        pd.read_csv(data.require(surrogate.TEST_FILE), usecols=["hash"])["hash"])
+    assert len(np.intersect1d(test.rows, real.rows)) == len(shared) == 333
+    assert 94.2 < test.test_acc.max() < 94.23  # best cell 0.94221
+    # Weighted by vertex count, the file's cells have the space's census (data README's counts).
+    n = cells.n_vertices[test.rows]
+    share = {k: test.weight[n == k].sum() / test.weight.sum() for k in nb101_space.CENSUS}
+    for k, count in nb101_space.CENSUS.items():
+        assert share[k] == pytest.approx(count / 423_624, rel=1e-9)
+
+
+def test_surrogate_retraining_is_bit_identical(cells, real, test):
     rows = np.arange(0, len(cells), 97)
-    a = surrogate.train_and_predict(cells, real, SMALL, seed=7, rows=rows)
-    b = surrogate.train_and_predict(cells, real, SMALL, seed=7, rows=rows)
-    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-    c = surrogate.train_and_predict(cells, real, replace(SMALL, xgb_subsample=0.5), seed=8, rows=rows)
+    a = surrogate.train_and_predict(cells, real, test, SMALL, seed=7, rows=rows)
+    b = surrogate.train_and_predict(cells, real, test, SMALL, seed=7, rows=rows)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    c = surrogate.train_and_predict(cells, real, test, replace(SMALL, xgb_subsample=0.5), seed=8, rows=rows)
     assert not np.array_equal(a[0], c[0])
+
+
+def test_valid_offset_adds_the_weighted_median_gap(cells, real, test):
+    # A stand-in validation model predicting 4 * row; gaps 1, 2, 3, 10 with weights 1, 1, 3, 1: weighted
+    # median 3 (the middle of 1, 2, 3, 3, 3, 10 expanded by weight, lower side).
+    class Times4:
+        def predict(self, table, rows):
+            return np.asarray(rows, dtype=np.float64) * 4.0
+
+    small = surrogate.RealTestCells(np.array([5, 9, 11, 20]), np.array([21.0, 38.0, 47.0, 90.0]),
+                                    np.array([1.0, 1.0, 3.0, 1.0]), test.sha256)
+    model = surrogate.TEST_FAMILIES["valid+offset"](surrogate.TestFit(cells, real, small, SMALL, 0, Times4()))
+    rows = np.array([0, 7, 100])
+    np.testing.assert_array_equal(model.predict(cells, rows), rows * 4.0 + 3.0)
+
+
+def test_parallel_chunked_predictions_equal_one_fit_predict(cells, real, test):
+    rows = np.arange(0, len(cells), 89)
+    valid, test_acc, cost = surrogate.train_and_predict(cells, real, test, SMALL, seed=3, rows=rows)
+    np.testing.assert_array_equal(valid, surrogate.fit_predict(SMALL.family, surrogate.TARGET, cells, real.rows,
+                                                               real.valid_acc, rows, SMALL, 3))
+    np.testing.assert_array_equal(cost, surrogate.fit_predict(SMALL.cost_family, surrogate.COST, cells, real.rows,
+                                                              real.train_time, rows, SMALL, 4))
+    joint = surrogate.TEST_FAMILIES["joint"](surrogate.TestFit(cells, real, test, SMALL, 5, None))
+    np.testing.assert_array_equal(test_acc, joint.predict(cells, rows))
+
+
+def test_test_accuracy_cross_validation_hides_held_out_validation_labels(cells, real, test, monkeypatch):
+    small_test = test.subset(np.arange(len(test.rows)) < 1500)
+    seen = []
+    fit_model = surrogate.fit_model
+
+    def spy_fit(family, target, table, train_rows, *args):
+        seen.append(train_rows)
+        return fit_model(family, target, table, train_rows, *args)
+
+    monkeypatch.setattr(surrogate, "fit_model", spy_fit)
+    for name, family in list(surrogate.TEST_FAMILIES.items()):
+        monkeypatch.setitem(surrogate.TEST_FAMILIES, name, lambda fit, family=family: seen.append(fit.real.rows)
+                            or family(fit))
+    result = surrogate.cross_validate_test("valid+offset", cells, real, small_test, SMALL, seed=0, n_folds=3)
+    joint = surrogate.cross_validate_test("joint", cells, real, small_test, SMALL, seed=0, n_folds=3)
+    assert len(seen) == 1 + 3 + 3 and not any(np.isin(rows, test.rows).any() for rows in seen)
+    for r in (result, joint):
+        assert len(r.folds) == 3 and 0.3 < r.folds["tau"].mean() < 1.0
+        assert 0 < r.errors["mae_w"] < 5 and abs(r.errors["bias_w"]) < 2
 
 
 def test_gnn_retraining_is_bit_identical(cells, real):
@@ -94,20 +164,22 @@ def test_gnn_retraining_is_bit_identical(cells, real):
     assert not np.array_equal(first, run(4))
 
 
-def test_cached_predictions_equal_a_fresh_training(bench, cells, real):
+def test_cached_predictions_equal_a_fresh_training(bench, cells, real, test):
     cached = surrogate.predictions(cells, SMALL, 0)
     rows = np.arange(0, len(cells), 53)
-    fresh = surrogate.train_and_predict(cells, real, SMALL, seed=0, rows=rows)
+    fresh = surrogate.train_and_predict(cells, real, test, SMALL, seed=0, rows=rows)
     assert np.array_equal(cached.valid_acc[rows], fresh[0])
-    assert np.array_equal(cached.train_time[rows], fresh[1])
+    assert np.array_equal(cached.test_acc[rows], fresh[1])
+    assert np.array_equal(cached.train_time[rows], fresh[2])
 
 
 @pytest.mark.slow
-def test_default_surrogate_cache_is_reproduced_bit_for_bit(cells, real):
+def test_default_surrogate_cache_is_reproduced_bit_for_bit(cells, real, test):
     config = surrogate.SurrogateConfig()
     cached = surrogate.predictions(cells, config, 0)
-    fresh = surrogate.train_and_predict(cells, real, config, seed=0)
-    assert np.array_equal(cached.valid_acc, fresh[0]) and np.array_equal(cached.train_time, fresh[1])
+    fresh = surrogate.train_and_predict(cells, real, test, config, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip((cached.valid_acc, cached.test_acc, cached.train_time), fresh,
+                                                    strict=True))
 
 
 def test_cross_validation_scores(cells, real):
@@ -133,3 +205,21 @@ def test_partial_official_file_is_refused(tmp_path, monkeypatch):
     assert official.official_file() == path  # present in the data directory: the tabular oracle is chosen
     with pytest.raises(DataError, match="results for 1 cells, expected all 423,624"):
         nb101.Nb101()
+
+
+def test_surrogate_report_renders_well_formed_tables(tmp_path, bench):
+    from suite.benchmarks import nb101_report
+
+    out = nb101_report.write_report(tmp_path / "surrogate.md", SMALL, 0, families=(), test_families=("joint",),
+                                    cost_cv=False)  # SMALL's predictions are cached by `bench`
+    text = out.read_text()
+    assert "`joint` **(used)**" in text and "measured error (`joint`" in text
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("|---"):  # every table's header, separator and rows have the same columns
+            width = lines[i - 1].count("|")
+            assert line.count("|") == width
+            k = i + 1
+            while k < len(lines) and lines[k].startswith("|"):
+                assert lines[k].count("|") == width, lines[k]
+                k += 1

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from predictors import encodings
 from predictors.encodings import AdjacencyEncoding, PathEncoding, cell_space, graph_paths, make_encoding
 from suite.benchmarks.base import CellGraph
 from suite.errors import InvalidArchitecture, NasreproError
@@ -104,3 +108,80 @@ def test_bad_input_is_a_clear_error(nb201):
         make_encoding("onehot", nb201)
     with pytest.raises(InvalidArchitecture):
         make_encoding("path", nb201).encode([(9, 9, 9, 9, 9, 9)])
+
+
+# ------------------------------------------------------------------------------ batch encodings
+def _padded_cell(edges: list[tuple[int, int]], interior: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    adj = np.zeros((1, 7, 7), dtype=np.uint8)
+    for a, b in edges:
+        adj[0, a, b] = 1
+    ops = np.full((1, 7), -3, dtype=np.int64)
+    ops[0, 0], ops[0, -1] = -1, -2
+    ops[0, 1 : 1 + len(interior)] = interior
+    return adj, ops
+
+
+def test_batch_path_counts_hand_computed():
+    # input->1 (conv3x3 = 0), 1->2, input->2 (maxpool = 2), 2->output, input->output.
+    # Paths: () once, (maxpool) once, (conv3x3, maxpool) once. Offsets: 0, 1, 4, 13, ...
+    adj, ops = _padded_cell([(0, 1), (1, 2), (0, 2), (2, 6), (0, 6)], [0, 2])
+    expected = np.zeros((1, 364), dtype=np.float32)
+    expected[0, [0, 1 + 2, 4 + 0 * 3 + 2]] = 1
+    np.testing.assert_array_equal(encodings.path_counts_batch(adj, ops, 3, 5), expected)
+    expected[0, 4 + 0 * 3 + 2] = 0
+    expected[0, 4 + 0 + 2 * 3] = 1  # first op least significant
+    np.testing.assert_array_equal(encodings.path_counts_batch(adj, ops, 3, 5, first_op_major=False), expected)
+    # two routes with the same labels count twice: input->1->3->out and input->2->3->out, 1 and 2 both conv1x1
+    adj, ops = _padded_cell([(0, 1), (0, 2), (1, 3), (2, 3), (3, 6)], [1, 1, 0])
+    counts = encodings.path_counts_batch(adj, ops, 3, 5)
+    assert counts.sum() == 2 and counts[0, 4 + 1 * 3 + 0] == 2
+    stats = encodings.cell_statistics_batch(adj, ops, 3, counts, 5)[0]
+    # vertices, edges, conv3x3, conv1x1, maxpool, paths, longest path's ops, out of input, into output
+    np.testing.assert_array_equal(stats, [5, 5, 1, 2, 0, 2, 2, 2, 1])
+
+
+@pytest.fixture(scope="module")
+def nb101_bench():
+    from suite.benchmarks import nb101_space
+
+    return nb101_space.Nb101Space()
+
+
+def test_batch_encodings_agree_with_the_per_cell_ones_on_nb101(nb101_bench):
+    space = nb101_bench
+    rows = np.random.default_rng(5).integers(space.size, size=300)
+    adj, ops = space.table.padded(rows)
+    cells = cell_space(space)
+    path = PathEncoding(space, cells)
+    adjacency = AdjacencyEncoding(space, cells)
+    counts = encodings.path_counts_batch(adj, ops, 3, 5)
+    np.testing.assert_array_equal(counts > 0, path.encode(rows.tolist()) > 0)  # per-cell DFS over graphs
+    batch = encodings.adjacency_batch(adj, ops, 3)
+    per_cell = adjacency.encode(rows.tolist())
+    np.testing.assert_array_equal(batch[:, :21], per_cell[:, :21])
+    onehot = per_cell[:, 21:].reshape(-1, 7, 5)[:, 1:-1, 2:]  # interior vertices, the three ops
+    np.testing.assert_array_equal(batch[:, 21:], onehot.reshape(len(rows), -1))
+
+
+def _imports(path) -> tuple[set[str], set[str]]:
+    """(module-level imports, imports inside functions) of a source file."""
+    tree = ast.parse(path.read_text())
+    top, inner = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = {node.module} if isinstance(node, ast.ImportFrom) else {a.name for a in node.names}
+            (top if node.col_offset == 0 else inner).update(n for n in names if n)
+    return top, inner
+
+
+def test_benchmarks_reach_predictors_only_as_design_md_states():
+    root = Path(__file__).resolve().parents[1]
+    for source in (root / "suite" / "benchmarks").glob("*.py"):
+        top, inner = _imports(source)
+        assert not any(m.startswith("predictors") for m in top), source.name
+        reached = {m for m in inner if m.startswith("predictors")}
+        assert not reached or (source.name == "nb101_surrogate.py" and reached <= {"predictors", "predictors.layers",
+                                                                                    "predictors.common"}), source
+    for leaf in ("encodings.py", "layers.py", "common.py"):  # what the surrogate reaches imports no benchmark: no cycle
+        top, inner = _imports(root / "predictors" / leaf)
+        assert {m for m in top | inner if m.startswith("suite")} <= {"suite.benchmarks.base", "suite.errors"}, leaf

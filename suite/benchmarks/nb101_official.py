@@ -21,22 +21,20 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import pickle
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from suite import data
+from suite import cache_files, data
 from suite.errors import DataError
 
 EPOCHS = 108
 N_REPEATS = 3
 FINAL_EVALUATION = 2  # evaluation_data: [initialisation, halfway, end of training]
-CONVERTED_VERSION = 1
+CONVERTED_VERSION = 2  # 2: checked by a sha256 beside the file (suite.cache_files)
 _CRC_MASK_DELTA = 0xA282EAD8
 
 
@@ -297,19 +295,18 @@ def load_official(source: Path) -> tuple[Nb101Results, str]:
     stat = source.stat()
     stamp = np.array([stat.st_size, stat.st_mtime_ns], dtype=np.int64)
     cached = _converted_path(source)
-    if cached.is_file():
+    npz = cache_files.load_npz(cached, "converted NB101 official results")
+    if npz is not None:
         try:
-            with np.load(cached) as npz:
-                if np.array_equal(npz["stamp"], stamp) and int(npz["version"]) == CONVERTED_VERSION:
-                    fields = {name: npz[name] for name in Nb101Results.__dataclass_fields__}
-                    return Nb101Results(**fields), str(npz["sha256"])
-        except (OSError, ValueError, KeyError, EOFError):
-            pass  # unreadable cache: convert again
+            if np.array_equal(npz["stamp"], stamp) and int(npz["version"]) == CONVERTED_VERSION:
+                fields = {name: npz[name] for name in Nb101Results.__dataclass_fields__}
+                return Nb101Results(**fields), str(npz["sha256"])
+        except KeyError:
+            pass  # another layout: convert again
+    cache_files.writable_dir()  # refuse before converting, not after
     results = READERS[source.name](source)
     sha256 = data.sha256_of(source)
-    fd, tmp = tempfile.mkstemp(dir=cached.parent, suffix=".npz")
-    os.close(fd)
     arrays = {name: getattr(results, name) for name in Nb101Results.__dataclass_fields__}
-    np.savez(tmp, stamp=stamp, version=np.array(CONVERTED_VERSION), sha256=np.array(sha256), **arrays)
-    os.replace(tmp, cached)
+    cache_files.save_npz(cached, {"stamp": stamp, "version": np.array(CONVERTED_VERSION),
+                                  "sha256": np.array(sha256), **arrays})
     return results, sha256

@@ -1,23 +1,26 @@
-"""The NAS-Bench-101 surrogate: model families, their cross-validation on the 20,001 real cells, the
-cached predictions for every cell, and the `results/nb101/surrogate.md` report.
+"""The NAS-Bench-101 surrogate oracle: model families, their cross-validation on the real cells, and
+the cached predictions for every cell (the report is `nb101_report`).
 
-The real data is one 108-epoch training of 20,001 cells (`nb101/nb101_subset20k.csv.gz`). A family is
-a function (encoded cells, training rows, targets, rows to predict, config, seed) -> predictions; the
-benchmark uses the family that the 10-fold cross-validation picks (Kendall tau overall and above the
-median). The `predictors/` package may not offer XGBoost and GNN predictors yet, so the models are
-fitted here with xgboost and torch directly, on features computed from the cell table in bulk. Both
-are imported where used: registering the benchmark must not pay for loading them.
+Real data: one 108-epoch training of 20,001 uniform cells (`nb101/nb101_subset20k.csv.gz`: validation
+accuracy, training time) and the mean test accuracy over NB101's 3 repeats of 6,760 further cells
+(`nb101/nb101_test_evox6760.csv.gz`, mostly 5- and 6-vertex cells). Three models: the validation
+accuracy (the search metric) and training time (the cost) from the 20k cells, the test accuracy (the
+final metric) by a test family that may also use the 20k cells. A family is chosen by 10-fold
+cross-validation (Kendall tau overall and above the median; for test accuracy also the error weighted
+to the space's vertex counts). Features come from the batch encodings of `predictors.encodings` on the
+cell table's padded arrays; the GNN from `predictors.layers`; the boosted trees from xgboost directly
+(DESIGN.md, "Dependencies"). All are imported where used: registering the benchmark must not pay for
+loading them.
 
-Everything is seeded: xgboost runs single-threaded with a fixed seed and torch draws from explicit
-generators on one thread, so retraining with the same seed reproduces the predictions bit for bit.
+Everything is seeded and single-threaded: xgboost with a fixed seed and one thread, torch with
+explicit generators on one thread, so retraining reproduces the predictions bit for bit, whatever the
+number of processes the fits and predictions are spread over.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from suite import data
+from suite import cache_files, data
 from suite.benchmarks import nb101_space as space
 from suite.errors import DataError, NasreproError
 
@@ -34,13 +37,15 @@ if TYPE_CHECKING:  # pandas is imported where used: listing benchmarks must not 
     import pandas as pd
 
 DATA_FILE = "nb101/nb101_subset20k.csv.gz"
-SURROGATE_VERSION = 1  # bump when features or fitting change: invalidates cached predictions
+SURROGATE_VERSION = 2  # bump when features or fitting change: invalidates cached predictions
 TARGET = "valid_acc_108"  # fraction in the file; the surrogate predicts percent
 COST = "train_time_108"
+TEST_FILE = "nb101/nb101_test_evox6760.csv.gz"
+TEST_TARGET = "test_acc_108"  # mean of NB101's 3 repeats, fraction in the file; percent here
 N_FOLDS = 10
-MAX_PATH = space.MAX_VERTICES - 2
-_PATH_OFFSETS = np.cumsum([0] + [3**k for k in range(MAX_PATH + 1)])  # sequences of 0..5 interior ops
-N_PATH_FEATURES = int(_PATH_OFFSETS[-1])  # 364
+MAX_PATH = space.MAX_VERTICES - 2  # interior vertices on the longest path
+N_PATH_FEATURES = sum(len(space.OPS) ** k for k in range(MAX_PATH + 1))  # 364
+N_FEATURES = 21 + 5 * len(space.OPS) + N_PATH_FEATURES + 1 + 6 + len(space.OPS)  # 410
 
 
 @dataclass(frozen=True)
@@ -58,11 +63,15 @@ class SurrogateConfig:
     gnn_batch: int = 128
     gnn_lr: float = 2e-3
     cost_family: str = "xgb-path"  # training time is close to a function of the convolutions: trees suffice
+    test_family: str = "joint"  # chosen by cross-validation on the real test cells (surrogate.md)
 
     def __post_init__(self) -> None:
         for family in (self.family, self.cost_family):
             if family not in FAMILIES:
                 raise NasreproError(f"unknown NB101 surrogate family {family!r}; known: {', '.join(FAMILIES)}")
+        if self.test_family not in TEST_FAMILIES:
+            raise NasreproError(f"unknown NB101 test-accuracy family {self.test_family!r}; "
+                                f"known: {', '.join(TEST_FAMILIES)}")
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -77,21 +86,31 @@ class RealCells:
     sha256: str
 
 
+def _rows_of(table: space.CellTable, path: Path, hashes: pd.Series) -> np.ndarray:
+    wanted = hashes.to_numpy().astype("S32")
+    rows = np.minimum(np.searchsorted(table.hashes, wanted), len(table) - 1)
+    unknown = np.flatnonzero(table.hashes[rows] != wanted)
+    if len(unknown):
+        raise DataError(f"{path}: {len(unknown)} hashes are not NB101 cells, e.g. {hashes.iat[unknown[0]]}")
+    return rows.astype(np.int64)
+
+
+def _read(path: Path, columns: list[str], what: str) -> pd.DataFrame:
+    import pandas as pd  # where used (main imports pandas lazily in this module)
+
+    try:
+        return pd.read_csv(path, usecols=columns)
+    except (ValueError, OSError) as exc:
+        raise DataError(f"cannot read {path} as {what}: {exc}") from None
+
+
 def real_cells(table: space.CellTable) -> RealCells:
     import pandas as pd
 
     path = data.require(DATA_FILE)
-    try:
-        frame = pd.read_csv(path, usecols=["hash", TARGET, COST, "params"])
-    except (ValueError, OSError) as exc:
-        raise DataError(f"cannot read {path} as the NB101 20k table: {exc}") from None
-    rows = np.searchsorted(table.hashes, frame["hash"].to_numpy().astype("S32"))
-    rows = np.minimum(rows, len(table) - 1)
-    unknown = np.flatnonzero(table.hashes[rows] != frame["hash"].to_numpy().astype("S32"))
-    if len(unknown):
-        raise DataError(f"{path}: {len(unknown)} hashes are not NB101 cells, e.g. {frame['hash'].iat[unknown[0]]}")
+    frame = _read(path, ["hash", TARGET, COST, "params"], "the NB101 20k table")
     return RealCells(
-        rows=rows.astype(np.int64),
+        rows=_rows_of(table, path, frame["hash"]),
         valid_acc=frame[TARGET].to_numpy(np.float64) * 100.0,
         train_time=frame[COST].to_numpy(np.float64),
         params=frame["params"].to_numpy(np.int64),
@@ -99,95 +118,61 @@ def real_cells(table: space.CellTable) -> RealCells:
     )
 
 
+@dataclass(frozen=True)
+class RealTestCells:
+    """The 6,760 cells with a real test accuracy (percent), and each cell's weight: the share of its
+    vertex count in the space over its share in the file, so that weighted figures describe the space
+    (the file holds 35% five-vertex cells, the space 0.6%; 1.8% seven-vertex cells, the space 85%)."""
+
+    rows: np.ndarray
+    test_acc: np.ndarray
+    weight: np.ndarray
+    sha256: str
+
+    def subset(self, keep: np.ndarray) -> RealTestCells:
+        return RealTestCells(self.rows[keep], self.test_acc[keep], self.weight[keep], self.sha256)
+
+
+def real_test_cells(table: space.CellTable) -> RealTestCells:
+    path = data.require(TEST_FILE)
+    frame = _read(path, ["hash", TEST_TARGET], "the NB101 test-accuracy table")
+    rows = _rows_of(table, path, frame["hash"])
+    n = table.n_vertices[rows].astype(np.int64)
+    in_file = np.bincount(n, minlength=space.MAX_VERTICES + 1) / len(n)
+    in_space = np.bincount(table.n_vertices.astype(np.int64), minlength=space.MAX_VERTICES + 1) / len(table)
+    return RealTestCells(rows, frame[TEST_TARGET].to_numpy(np.float64) * 100.0, in_space[n] / in_file[n],
+                     data.FILES[TEST_FILE].sha256)
+
+
 # ---------------------------------------------------------------------------------------------- features
-def padded_adjacency(table: space.CellTable, rows: np.ndarray) -> np.ndarray:
-    """[len(rows), 7, 7] uint8: each cell's matrix with the output moved to vertex 6."""
-    n = table.n_vertices[rows].astype(np.int64)
-    edges = table.edges[rows].astype(np.int64)
-    adj = np.zeros((len(rows), space.MAX_VERTICES, space.MAX_VERTICES), dtype=np.uint8)
-    for (i, j), b in space.PAIR_BIT.items():
-        on = ((edges >> b) & 1).astype(bool)
-        if not on.any():
-            continue
-        sel = np.flatnonzero(on)
-        jj = np.where(j == n[sel] - 1, space.MAX_VERTICES - 1, j)
-        adj[sel, i, jj] = 1
-    return adj
-
-
-def padded_ops(table: space.CellTable, rows: np.ndarray) -> np.ndarray:
-    """[len(rows), 7] GRAPH_OPS indices in the padded layout; unused vertices get -1."""
-    n = table.n_vertices[rows].astype(np.int64)
-    labels = table.labels[rows].astype(np.int64)
-    ops = np.full((len(rows), space.MAX_VERTICES), -1, dtype=np.int64)
-    ops[:, 0] = 0
-    ops[:, -1] = 1
-    for v in range(1, space.MAX_VERTICES - 1):
-        live = v < n - 1
-        ops[live, v] = labels[live, v] + 2
-    return ops
-
-
-def path_counts(table: space.CellTable, rows: np.ndarray) -> np.ndarray:
-    """[len(rows), 364]: how many input->output paths carry each op sequence (White et al.'s path encoding,
-    as counts). Paths depend only on the matrix, so they are listed once per distinct matrix."""
-    out = np.zeros((len(rows), N_PATH_FEATURES), dtype=np.float32)
-    keys = table.n_vertices[rows].astype(np.int64) << 32 | table.edges[rows].astype(np.int64)
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
-    labels = table.labels[rows].astype(np.int64)
-    for g, key in enumerate(uniq.tolist()):
-        members = order[bounds[g] : bounds[g + 1]]
-        n = key >> 32
-        matrix = space.bits_to_matrix(n, key & 0xFFFFFFFF).tolist()
-        for path in _paths(matrix, n):
-            index = np.full(len(members), _PATH_OFFSETS[len(path)], dtype=np.int64)
-            for t, v in enumerate(path):
-                index += labels[members, v] * 3**t
-            out[members, index] += 1
-    return out
-
-
-def _paths(matrix: list[list[int]], n: int) -> list[tuple[int, ...]]:
-    """Interior vertex sequences of all input->output paths."""
-    found = []
-    stack = [(0, ())]
-    while stack:
-        v, seq = stack.pop()
-        for w in range(v + 1, n):
-            if matrix[v][w]:
-                if w == n - 1:
-                    found.append(seq)
-                else:
-                    stack.append((w, (*seq, w)))
-    return found
+# Built by predictors.encodings' batch functions on the table's padded arrays (DESIGN.md, "Dependencies").
+ENCODE_CHUNK = 20_000  # cells encoded at a time, to bound the memory of path counting
 
 
 def adjacency_features(table: space.CellTable, rows: np.ndarray) -> np.ndarray:
     """The usual encoding: 21 upper-triangle bits of the padded matrix and one-hot ops of 5 vertices."""
-    adj = padded_adjacency(table, rows)
-    iu = np.triu_indices(space.MAX_VERTICES, 1)
-    ops = padded_ops(table, rows)[:, 1:-1]
-    onehot = np.stack([ops == 2 + k for k in range(len(space.OPS))], axis=2).reshape(len(rows), -1)
-    return np.concatenate([adj[:, iu[0], iu[1]], onehot], axis=1).astype(np.float32)
+    from predictors import encodings
+
+    adj, ops = table.padded(rows)
+    return encodings.adjacency_batch(adj, ops, len(space.OPS))
 
 
 def path_features(table: space.CellTable, rows: np.ndarray) -> np.ndarray:
-    """Adjacency encoding + path counts + cell statistics (log parameters, size, op counts, depth)."""
-    adj = padded_adjacency(table, rows)
-    ops = padded_ops(table, rows)
-    n_paths_by_len = path_counts(table, rows)
-    lengths = np.concatenate([[k] * 3**k for k in range(MAX_PATH + 1)])
-    n_paths = n_paths_by_len.sum(axis=1, keepdims=True)
-    longest = np.where(n_paths_by_len > 0, lengths[None, :], -1).max(axis=1, keepdims=True)
-    op_counts = np.stack([(ops == 2 + k).sum(axis=1) for k in range(len(space.OPS))], axis=1)
-    extra = np.concatenate([
-        np.log(table.params[rows].astype(np.float64))[:, None],
-        table.n_vertices[rows][:, None], adj.sum(axis=(1, 2))[:, None], op_counts, n_paths, longest,
-        adj[:, 0, :].sum(axis=1, keepdims=True), adj[:, :, -1].sum(axis=1, keepdims=True),
-    ], axis=1).astype(np.float32)
-    return np.concatenate([adjacency_features(table, rows), n_paths_by_len, extra], axis=1)
+    """Adjacency encoding + path counts + log parameters and cell statistics (size, op counts, depth).
+
+    The path columns run first op least significant: the order the surrogate was cross-validated
+    with (xgboost's column sampling depends on the order)."""
+    from predictors import encodings
+
+    out = []
+    for k in range(0, len(rows), ENCODE_CHUNK):
+        adj, ops = table.padded(rows[k : k + ENCODE_CHUNK])
+        paths = encodings.path_counts_batch(adj, ops, len(space.OPS), MAX_PATH, first_op_major=False)
+        stats = encodings.cell_statistics_batch(adj, ops, len(space.OPS), paths, MAX_PATH)
+        log_params = np.log(table.params[rows[k : k + ENCODE_CHUNK]].astype(np.float64)).astype(np.float32)
+        out.append(np.concatenate([encodings.adjacency_batch(adj, ops, len(space.OPS)), paths,
+                                   log_params[:, None], stats], axis=1))
+    return np.concatenate(out) if out else np.zeros((0, N_FEATURES), dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -195,21 +180,28 @@ Family = Callable[[space.CellTable, np.ndarray, np.ndarray, np.ndarray, Surrogat
 CHUNK = 50_000  # rows encoded at a time when predicting the whole space
 
 
+def _booster(X: np.ndarray, y: np.ndarray, config: SurrogateConfig, seed: int):
+    import xgboost as xgb
+
+    params = {
+        "objective": "reg:squarederror", "max_depth": config.xgb_depth, "eta": config.xgb_eta,
+        "subsample": config.xgb_subsample, "colsample_bytree": config.xgb_colsample,
+        "min_child_weight": config.xgb_min_child_weight, "tree_method": "hist", "nthread": 1,
+        "seed": seed % 2**31,
+    }
+    return xgb.train(params, xgb.DMatrix(X, label=y), config.xgb_rounds)
+
+
+def _predict(booster, encode: Callable[[np.ndarray], np.ndarray], rows: np.ndarray) -> np.ndarray:
+    return np.concatenate([
+        booster.inplace_predict(encode(rows[k : k + CHUNK])) for k in range(0, len(rows), CHUNK)
+    ] or [np.zeros(0)]).astype(np.float64)
+
+
 def _xgb(encode: Callable[[space.CellTable, np.ndarray], np.ndarray]) -> Family:
     def fit_predict(table, train_rows, y, predict_rows, config, seed):
-        import xgboost as xgb
-
-        params = {
-            "objective": "reg:squarederror", "max_depth": config.xgb_depth, "eta": config.xgb_eta,
-            "subsample": config.xgb_subsample, "colsample_bytree": config.xgb_colsample,
-            "min_child_weight": config.xgb_min_child_weight, "tree_method": "hist", "nthread": 1,
-            "seed": seed % 2**31,
-        }
-        booster = xgb.train(params, xgb.DMatrix(encode(table, train_rows), label=y), config.xgb_rounds)
-        return np.concatenate([
-            booster.predict(xgb.DMatrix(encode(table, predict_rows[k : k + CHUNK])))
-            for k in range(0, len(predict_rows), CHUNK)
-        ]).astype(np.float64)
+        booster = _booster(encode(table, train_rows), y, config, seed)
+        return _predict(booster, lambda rows: encode(table, rows), predict_rows)
 
     return fit_predict
 
@@ -238,11 +230,12 @@ def _gnn_regressor(dim: int, layers: int):
 def _graph_tensors(table: space.CellTable, rows: np.ndarray):
     import torch
 
-    ops = padded_ops(table, rows)
-    mask = ops >= 0
+    adj, ops = table.padded(rows)
+    mask = ops != space.UNUSED
+    tokens = np.select([ops == -1, ops == -2, mask], [0, 1, ops + 2], len(space.GRAPH_OPS))  # GRAPH_OPS; unused last
     return (
-        torch.from_numpy(padded_adjacency(table, rows).astype(np.float32)),
-        torch.from_numpy(np.where(mask, ops, len(space.GRAPH_OPS))),
+        torch.from_numpy(adj.astype(np.float32)),
+        torch.from_numpy(tokens),
         torch.from_numpy(mask),
         torch.from_numpy(np.log(table.params[rows].astype(np.float32)) - 15.0),
     )
@@ -314,6 +307,52 @@ def fit_predict(family: str, target: str, table: space.CellTable, train_rows: np
     return inverse(FAMILIES[family](table, train_rows, forward(y), predict_rows, config, seed))
 
 
+# A fitted model, so that the whole space can be predicted in chunks spread over processes. XGBoost
+# families fit once and predict any rows; the others (GNN, ensembles) refit whenever they predict, so
+# they are predicted in one piece.
+Encode = Callable[[space.CellTable, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class XgbModel:
+    booster: object
+    encode: Encode  # module-level, so the model pickles
+    target: str  # its TRANSFORMS entry
+    chunked = True
+
+    def predict(self, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
+        return TRANSFORMS[self.target][1](_predict(self.booster, lambda r: self.encode(table, r), rows))
+
+    def predict_encoded(self, X: np.ndarray) -> np.ndarray:
+        return TRANSFORMS[self.target][1](self.booster.inplace_predict(X).astype(np.float64))
+
+
+@dataclass(frozen=True)
+class RefitModel:
+    family: str
+    target: str
+    train_rows: np.ndarray
+    y: np.ndarray
+    config: SurrogateConfig
+    seed: int
+    chunked = False
+
+    def predict(self, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
+        return fit_predict(self.family, self.target, table, self.train_rows, self.y, rows, self.config, self.seed)
+
+
+XGB_ENCODINGS: dict[str, Encode] = {"xgb-adj": adjacency_features, "xgb-path": path_features}
+
+
+def fit_model(family: str, target: str, table: space.CellTable, train_rows: np.ndarray, y: np.ndarray,
+              config: SurrogateConfig, seed: int) -> XgbModel | RefitModel:
+    """The model `fit_predict` would use: `fit_model(...).predict(table, rows) == fit_predict(...)`."""
+    encode = XGB_ENCODINGS.get(family)
+    if encode is None:
+        return RefitModel(family, target, train_rows, y, config, seed)
+    return XgbModel(_booster(encode(table, train_rows), TRANSFORMS[target][0](y), config, seed), encode, target)
+
+
 # ---------------------------------------------------------------------------------------------- CV
 @dataclass(frozen=True)
 class CvResult:
@@ -378,127 +417,192 @@ def _fold_scores(y: np.ndarray, oof: np.ndarray, folds: np.ndarray) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+# ---------------------------------------------------------------------------------------------- test accuracy
+# NB101's test accuracy is known for 6,760 cells, few of them with 7 vertices (85% of the space), so a
+# test family may lean on the validation cells (20,001, uniform) or the validation model. A test family
+# maps a TestFit to a fitted model of the test accuracy (percent).
+@dataclass(frozen=True)
+class TestFit:
+    table: space.CellTable
+    real: RealCells  # validation cells it may train on
+    test: RealTestCells  # test cells it may train on
+    config: SurrogateConfig
+    seed: int
+    valid_model: XgbModel | RefitModel | None  # the validation model, for the families in NEEDS_VALID_MODEL
+
+
+@dataclass(frozen=True)
+class OffsetModel:
+    valid_model: XgbModel | RefitModel
+    offset: float
+    chunked = False  # predicted from the validation model's predictions, in the parent
+
+    def predict(self, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
+        return self.valid_model.predict(table, rows) + self.offset
+
+
+def _valid_offset(fit: TestFit) -> OffsetModel:
+    """The validation model's prediction plus one offset: the weighted median of (real test - predicted
+    valid) over the test cells. Ranks cells as the validation model does."""
+    gap = fit.test.test_acc - fit.valid_model.predict(fit.table, fit.test.rows)
+    return OffsetModel(fit.valid_model, float(np.quantile(gap, 0.5, weights=fit.test.weight, method="inverted_cdf")))
+
+
+TEST_TAG = 1.0  # the target feature of the joint model: 0 validation, 1 test
+
+
+def tagged_test_features(table: space.CellTable, rows: np.ndarray) -> np.ndarray:
+    """`path_features` and the joint model's target feature set to "test"."""
+    return np.concatenate([path_features(table, rows), np.full((len(rows), 1), TEST_TAG, np.float32)], axis=1)
+
+
+def _joint(fit: TestFit) -> XgbModel:
+    """One `xgb-path` model on both targets, the target's name as a 0/1 feature (1 = test)."""
+    valid = np.concatenate([path_features(fit.table, fit.real.rows),
+                            np.zeros((len(fit.real.rows), 1), np.float32)], axis=1)
+    X = np.concatenate([valid, tagged_test_features(fit.table, fit.test.rows)])
+    y = TRANSFORMS[TARGET][0](np.concatenate([fit.real.valid_acc, fit.test.test_acc]))
+    return XgbModel(_booster(X, y, fit.config, fit.seed), tagged_test_features, TARGET)
+
+
+def _test_only(fit: TestFit) -> XgbModel | RefitModel:
+    """`xgb-path` on the test cells alone."""
+    return fit_model("xgb-path", TARGET, fit.table, fit.test.rows, fit.test.test_acc, fit.config, fit.seed)
+
+
+NEEDS_VALID_MODEL = frozenset({"valid+offset"})
+TEST_FAMILIES: dict[str, Callable[[TestFit], XgbModel | RefitModel | OffsetModel]] = {
+    "valid+offset": _valid_offset,
+    "joint": _joint,
+    "test-only": _test_only,
+}
+
+
+@dataclass(frozen=True)
+class TestCvResult:
+    family: str
+    folds: pd.DataFrame  # per fold: tau, spearman, mae, and above the median
+    errors: dict[str, float]  # over all held-out cells: MAE, RMSE, bias; plain and weighted by vertex count
+    seconds: float
+
+
+def cross_validate_test(family: str, table: space.CellTable, real: RealCells, test: RealTestCells,
+                        config: SurrogateConfig, seed: int, n_folds: int = N_FOLDS) -> TestCvResult:
+    """K-fold CV over the test cells. No held-out cell's validation label is used: the validation cells
+    that are also test cells (333) are left out of every fit, and the validation model that families
+    lean on is fitted once on the remaining validation cells."""
+    from scipy import stats
+
+    start = time.perf_counter()
+    keep = ~np.isin(real.rows, test.rows)
+    real = RealCells(real.rows[keep], real.valid_acc[keep], real.train_time[keep], real.params[keep], real.sha256)
+    valid_model = fit_model(config.family, TARGET, table, real.rows, real.valid_acc, config, seed) \
+        if family in NEEDS_VALID_MODEL else None
+    folds = np.random.default_rng(seed).permutation(len(test.rows)) % n_folds
+    oof = np.empty_like(test.test_acc)
+    for k in range(n_folds):
+        out = folds == k
+        model = TEST_FAMILIES[family](TestFit(table, real, test.subset(~out), config, seed + k, valid_model))
+        oof[out] = model.predict(table, test.rows[out])
+    y = test.test_acc
+    err = oof - y
+    n = table.n_vertices[test.rows]
+    errors = {
+        "mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err**2))), "bias": float(err.mean()),
+        "mae_w": float(np.average(np.abs(err), weights=test.weight)),
+        "rmse_w": float(np.sqrt(np.average(err**2, weights=test.weight))),
+        "bias_w": float(np.average(err, weights=test.weight)),
+        "mae_7": float(np.mean(np.abs(err[n == 7]))),
+        "tau_7": float(stats.kendalltau(y[n == 7], oof[n == 7]).statistic),
+    }
+    return TestCvResult(family, _fold_scores(y, oof, folds), errors, time.perf_counter() - start)
+
+
 # ---------------------------------------------------------------------------------------------- oracle
 @dataclass(frozen=True)
 class SurrogatePredictions:
-    valid_acc: np.ndarray  # percent, every table row
+    valid_acc: np.ndarray  # percent, every table row: the search metric
+    test_acc: np.ndarray  # percent, every table row: the final metric
     train_time: np.ndarray  # seconds, every table row
     cache_key: str
 
 
-def cache_key(config: SurrogateConfig, seed: int, data_sha256: str) -> str:
+def cache_key(config: SurrogateConfig, seed: int, data_sha256: dict[str, str]) -> str:
     blob = json.dumps({"config": asdict(config), "seed": seed, "data": data_sha256,
                        "version": SURROGATE_VERSION, "table": space.FORMAT_VERSION}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def train_and_predict(table: space.CellTable, real: RealCells, config: SurrogateConfig, seed: int,
-                      rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Fit on all real cells; predict accuracy (percent) and training time for `rows` (default: all)."""
-    rows = np.arange(len(table)) if rows is None else rows
-    acc = fit_predict(config.family, TARGET, table, real.rows, real.valid_acc, rows, config, seed)
-    cost = fit_predict(config.cost_family, COST, table, real.rows, real.train_time, rows, config, seed + 1)
-    return acc, cost
+def _fit_job(job: tuple[str, str, space.CellTable, RealCells, SurrogateConfig, int]) -> XgbModel | RefitModel:
+    family, target, table, real, config, seed = job
+    return fit_model(family, target, table, real.rows, _target(real, target), config, seed)
+
+
+def _test_fit_job(fit: TestFit) -> XgbModel | RefitModel | OffsetModel:
+    return TEST_FAMILIES[fit.config.test_family](fit)
+
+
+def _fit_any(job) -> XgbModel | RefitModel | OffsetModel:
+    return _test_fit_job(job) if isinstance(job, TestFit) else _fit_job(job)
+
+
+def _predict_job(job: tuple[space.CellTable, list[XgbModel], np.ndarray]) -> list[np.ndarray]:
+    table, models, rows = job
+    encoded: dict[Encode, np.ndarray] = {}  # models on the same features encode the chunk once
+    for model in models:
+        if model.encode not in encoded:
+            encoded[model.encode] = model.encode(table, rows)
+    return [model.predict_encoded(encoded[model.encode]) for model in models]
+
+
+def train_and_predict(table: space.CellTable, real: RealCells, test: RealTestCells, config: SurrogateConfig,
+                      seed: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit on all real cells; predict validation and test accuracy (percent) and training time for `rows`
+    (default: all). The models are fitted in parallel processes, then the rows are predicted in chunks
+    in parallel processes; every step is single-threaded and deterministic, so the result does not
+    depend on the number of processes."""
+    rows = np.arange(len(table)) if rows is None else np.asarray(rows)
+    needs_valid = config.test_family in NEEDS_VALID_MODEL
+    jobs: list = [(config.family, TARGET, table, real, config, seed),
+                  (config.cost_family, COST, table, real, config, seed + 1)]
+    if not needs_valid:
+        jobs.append(TestFit(table, real, test, config, seed + 2, None))
+    models = space.parallel_map(_fit_any, jobs, "NB101 surrogate: fit")
+    if needs_valid:
+        models.append(_test_fit_job(TestFit(table, real, test, config, seed + 2, models[0])))
+    chunked = [m for m in models if isinstance(m, XgbModel)]
+    pieces = space.parallel_map(_predict_job, [(table, chunked, rows[k : k + PREDICT_CHUNK])
+                                               for k in range(0, len(rows), PREDICT_CHUNK)],
+                                "NB101 surrogate: predict")
+    done = {id(m): np.concatenate([p[i] for p in pieces] or [np.zeros(0)]) for i, m in enumerate(chunked)}
+
+    def predicted(model) -> np.ndarray:
+        if id(model) in done:
+            return done[id(model)]
+        if isinstance(model, OffsetModel):  # from the validation model's predictions, not a second pass
+            return predicted(model.valid_model) + model.offset
+        return model.predict(table, rows)
+
+    valid, cost, test_acc = (predicted(m) for m in models)
+    return valid, test_acc, cost
+
+
+PREDICT_CHUNK = 25_000  # rows per prediction job: 17 jobs for the whole space
 
 
 def predictions(
     table: space.CellTable, config: SurrogateConfig = SurrogateConfig(), seed: int = 0
 ) -> SurrogatePredictions:
-    """The surrogate's prediction for every cell, computed once per (data, config, seed, code version)."""
+    """The surrogate's predictions for every cell, computed once per (data, config, seed, code version)
+    and kept in a checked cache file."""
     real = real_cells(table)
-    key = cache_key(config, seed, real.sha256)
+    test = real_test_cells(table)
+    key = cache_key(config, seed, {DATA_FILE: real.sha256, TEST_FILE: test.sha256})
     path = data.cache_dir() / f"nb101_surrogate_{key}.npz"
-    if path.is_file():
-        try:
-            with np.load(path) as npz:
-                return SurrogatePredictions(npz["valid_acc"], npz["train_time"], key)
-        except (OSError, ValueError, KeyError, EOFError):
-            pass  # unreadable: retrain
-    acc, cost = train_and_predict(table, real, config, seed)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    os.close(fd)
-    np.savez(tmp, valid_acc=acc, train_time=cost)
-    os.replace(tmp, path)
-    return SurrogatePredictions(acc, cost, key)
-
-
-# ---------------------------------------------------------------------------------------------- report
-REPORT_FAMILIES = ("xgb-adj", "xgb-path", "gnn")
-
-
-def write_report(out: Path, config: SurrogateConfig = SurrogateConfig(), seed: int = 0,
-                 families: tuple[str, ...] = REPORT_FAMILIES) -> Path:
-    """Cross-validate the families, build the chosen surrogate, and write the markdown report."""
-    table = space.table()
-    real = real_cells(table)
-    results = [cross_validate(f, table, real, config, seed) for f in families]
-    if {"xgb-path", "gnn"} <= set(families):  # the ensemble's CV, from its members' out-of-fold predictions
-        results.append(average_cv([r for r in results if r.family in ("xgb-path", "gnn")], real))
-    cost_cv = cross_validate(config.cost_family, table, real, config, seed, target=COST)
-    pred = predictions(table, config, seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(_render(table, real, results, cost_cv, pred, config, seed))
-    return out
-
-
-def _render(table, real, results, cost_cv, pred, config, seed) -> str:
-    lines = [
-        "# NAS-Bench-101 surrogate (`nb101-surrogate-20k`)", "",
-        f"Trained on the {len(real.rows):,} real cells of `{DATA_FILE}` (one 108-epoch training each; "
-        f"target `{TARGET}` in percent, cost `{COST}`). {N_FOLDS}-fold cross-validation, seed {seed}; "
-        "mean (sd) over folds. *Above median*: held-out cells whose real accuracy exceeds the median "
-        f"({np.median(real.valid_acc):.3f} %). Targets: Kendall tau >= 0.82 overall, >= 0.70 above the median.", "",
-        "| family | Kendall tau | Spearman | MAE (pp) | tau above median | Spearman above median "
-        "| MAE above median | CV seconds |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        s = r.summary()
-        cells = [f"{s[f'{m}_mean']:.4f} ({s[f'{m}_sd']:.4f})" for m in
-                 ("tau", "spearman", "mae", "tau_above_median", "spearman_above_median", "mae_above_median")]
-        mark = " **(used)**" if r.family == config.family else ""
-        lines.append(f"| `{r.family}`{mark} | " + " | ".join(cells) + f" | {r.seconds:.0f} |")
-    c = cost_cv.summary()
-    lines += [
-        "", f"Cost model (`{config.cost_family}` on `{COST}`): Kendall tau {c['tau_mean']:.4f}, "
-        f"Spearman {c['spearman_mean']:.4f}, MAE {c['mae_mean']:.1f} s.", "",
-        f"Config: `{json.dumps(asdict(config))}`; prediction cache key `{pred.cache_key}`.", "",
-    ]
-    best_real = float(real.valid_acc.max())
-    in_real = np.zeros(len(table), dtype=bool)
-    in_real[real.rows] = True
-    real_by_row = dict(zip(real.rows.tolist(), real.valid_acc.tolist(), strict=True))
-    top = np.argsort(-pred.valid_acc, kind="stable")[:10]
-    n_over = int((pred.valid_acc > best_real).sum())
-    lines += [
-        "## The whole space", "",
-        f"Predicted maximum: {pred.valid_acc.max():.3f} % (cell `{table.hashes[top[0]].decode()}`); best real "
-        f"value in the 20k cells: {best_real:.3f} %. Predictions above the best real value: {n_over:,} cells "
-        f"({n_over / len(table):.3%}). Predicted range over the space: {pred.valid_acc.min():.2f} to "
-        f"{pred.valid_acc.max():.2f} %; real range: {real.valid_acc.min():.2f} to {best_real:.2f} %.", "",
-        "Top 10 predicted cells:", "",
-        "| hash | vertices | edges | ops | params | predicted % | real % |", "|---|---|---|---|---|---|---|",
-    ]
-    for row in top.tolist():
-        cell = table.cell(row)
-        ops = ", ".join(op.split("-")[0] for op in cell.ops[1:-1])
-        real_value = f"{real_by_row[row]:.3f}" if row in real_by_row else "-"
-        lines.append(f"| `{table.hashes[row].decode()}` | {len(cell.labels)} | {int(cell.matrix.sum())} | {ops} "
-                     f"| {int(table.params[row]):,} | {pred.valid_acc[row]:.3f} | {real_value} |")
-    small = table.n_vertices <= 5
-    n_small = int(small.sum())
-    lines += ["", "## Where the surrogate extrapolates", "",
-              "| vertices | cells in space | real cells | mean predicted % | max predicted % |",
-              "|---|---|---|---|---|"]
-    for n in range(2, space.MAX_VERTICES + 1):
-        sel = table.n_vertices == n
-        lines.append(f"| {n} | {int(sel.sum()):,} | {int((sel & in_real).sum()):,} | "
-                     f"{pred.valid_acc[sel].mean():.2f} | {pred.valid_acc[sel].max():.2f} |")
-    lines += [
-        "", f"The 20k cells are a uniform sample of the space, so small cells (2-5 vertices: {n_small:,} cells, "
-        f"{int((small & in_real).sum())} of them real) are barely represented and their predictions rest on few "
-        "real results. Predictions above the best real "
-        "value are extrapolations: no real cell confirms them. Compare methods on this oracle by rank and "
-        "regret within the oracle, and name the oracle with every result.", "",
-    ]
-    return "\n".join(lines)
+    arrays = cache_files.load_npz(path, "NB101 surrogate predictions")
+    if arrays is not None and set(arrays) >= {"valid_acc", "test_acc", "train_time"}:
+        return SurrogatePredictions(arrays["valid_acc"], arrays["test_acc"], arrays["train_time"], key)
+    cache_files.writable_dir()  # refuse before training, not after
+    acc, test_acc, cost = train_and_predict(table, real, test, config, seed)
+    cache_files.save_npz(path, {"valid_acc": acc, "test_acc": test_acc, "train_time": cost})
+    return SurrogatePredictions(acc, test_acc, cost, key)
