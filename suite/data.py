@@ -75,7 +75,16 @@ def cache_dir() -> Path:
     """`NASREPRO_CACHE`, or the user cache directory; created on demand."""
     env = os.environ.get(CACHE_ENV)
     path = Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("nasrepro"))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise DataError(
+            f"cache directory {path} is not a writable directory ({exc.strerror or exc}); "
+            f"set {CACHE_ENV} to one"
+        ) from None
     return path
 
 
@@ -105,11 +114,18 @@ def require(relpath: str) -> Path:
     if entry is None:
         raise DataError(f"{relpath} is not a known nasrepro data file")
     path = data_dir() / relpath
-    if not path.is_file():
+    try:
+        exists = path.is_file()
+    except OSError as exc:
+        raise DataError(f"cannot read data file {path}: {exc.strerror or exc}") from None
+    if not exists:
         raise DataError(
             f"missing data file {path} ({entry.what}); set {DATA_ENV} to the directory that holds "
             f"{relpath}, default ../shared/data beside the repository"
         )
-    stat = path.stat()
-    _verified(path, stat.st_size, stat.st_mtime_ns, entry.sha256)
+    try:
+        stat = path.stat()
+        _verified(path, stat.st_size, stat.st_mtime_ns, entry.sha256)
+    except OSError as exc:
+        raise DataError(f"cannot read data file {path}: {exc.strerror or exc}") from None
     return path
