@@ -55,12 +55,22 @@ class _Oracle:
     files: dict[str, str]
 
 
+def _machine_independent(values: np.ndarray) -> np.ndarray:
+    return values.astype(np.float32).astype(np.float64)
+
+
 def _surrogate_oracle(cells: space.CellTable, settings: Nb101Settings) -> _Oracle:
     pred = surrogate.predictions(cells, settings.surrogate, settings.surrogate_seed)
     real_sha = surrogate.real_cells(cells).sha256
+    # Both predictions pass through numpy's float64 exp (the models fit log-time and -log(100.5 - acc)),
+    # whose SIMD version on CPUs with AVX-512 is not correctly rounded: it differs in the last bit from the
+    # other CPUs' on ~5% of times and ~0.5% of accuracies, so cum_cost differed across machines. Rounded to
+    # float32 (7 significant digits, more than the surrogate's accuracy), both machines give the same value.
+    cost = _machine_independent(pred.train_time)
+    acc = _machine_independent(pred.valid_acc)
     return _Oracle(
-        SURROGATE_ORACLE, "valid_acc_surrogate", "valid_acc_surrogate", pred.valid_acc, pred.train_time,
-        {"valid_acc_surrogate": pred.valid_acc, "params": cells.params.astype(np.float64)},
+        SURROGATE_ORACLE, "valid_acc_surrogate", "valid_acc_surrogate", acc, cost,
+        {"valid_acc_surrogate": acc, "params": cells.params.astype(np.float64)},
         {surrogate.DATA_FILE: real_sha},
     )
 
