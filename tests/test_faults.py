@@ -182,22 +182,21 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
-def test_a_damaged_run_is_named_refused_by_readers_and_recomputed_by_run(made, store, tmp_path, damage):
+def test_a_damaged_run_is_named_refused_by_readers_and_recomputed_by_run(made, store, tmp_path, capsys, damage):
     original = trajectories(made)
-    damaged_dir = _first(store)
-    DAMAGE[damage](damaged_dir)
-    check = nasrepro("store", "check", store)
-    assert check.returncode == 1 and "1 damaged" in check.stdout
+    DAMAGE[damage](_first(store))
+    assert cli.main(["store", "check", str(store)]) == 1
+    assert "1 damaged" in capsys.readouterr().out
     for command in (["report", store, "--out", tmp_path / "r"], ["verify", store],
                     ["leaderboard", store, "--out", tmp_path / "l"]):
-        line = one_line_error(nasrepro(*command), 2)
-        assert "damaged store" in line and "store check" in line
-    rerun = nasrepro(*RUN, "--out", store)
-    assert rerun.returncode == 0, rerun.stderr
-    assert "moved to" in rerun.stderr or damage == "wrong name"
+        assert cli.main(list(map(str, command))) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "damaged store" in err[0] and "store check" in err[0]
+    assert cli.main([*RUN, "--out", str(store)]) == 0
+    assert "moved to" in capsys.readouterr().err or damage == "wrong name"
     if damage == "wrong name":  # foreign entries are not the run's: moved aside by --repair only
-        assert nasrepro("store", "check", store, "--repair").returncode == 0
-    assert nasrepro("store", "check", store).returncode == 0
+        assert cli.main(["store", "check", str(store), "--repair"]) == 0
+    assert cli.main(["store", "check", str(store)]) == 0
     assert trajectories(store) == original
     assert list((store / ".damaged").iterdir())  # kept aside, never deleted
 
