@@ -101,7 +101,7 @@ class ExperimentSpec:
             if self.budget.seconds is not None and not bench.has_cost:
                 raise NasreproError(f"{bench_name} has no training times, so no budget in seconds")
             if constraint is not None:
-                constraint.check(bench.space, bench.space.sample(np.random.default_rng(0)))
+                _check_satisfiable(constraint, bench.space)
             for method_name, entry in entries.items():
                 config = entry.make_config(bench_name, self.method_settings.get(method_name))
                 for repeat in self.repeats:
@@ -115,6 +115,22 @@ class ExperimentSpec:
                         )
                     )
         return runs
+
+
+# A constraint none of this many uniform cells meets is refused: its runs would end without a feasible
+# incumbent (regret NaN), which is no comparison of methods. Cost lookups only, so this takes milliseconds.
+_FEASIBILITY_PROBES = 2_000
+
+
+def _check_satisfiable(constraint: Constraint, space) -> None:
+    rng = np.random.default_rng(0)
+    cells = [space.sample(rng) for _ in range(_FEASIBILITY_PROBES)]
+    constraint.check(space, cells[0])
+    if not any(constraint.feasible(space, cell) for cell in cells):
+        raise NasreproError(
+            f"constraint {constraint} is met by none of {_FEASIBILITY_PROBES:,} uniformly drawn cells of "
+            f"{space.name}: no search would find a feasible cell; loosen it"
+        )
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

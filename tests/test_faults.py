@@ -70,6 +70,7 @@ def trajectories(root):
         (["--out", "{dir}", "--benchmark", "nb201-cifar10,nb201-cifar10"], "named twice"),
         (["--out", "{dir}", "--method", "rs,rs"], "named twice"),
         (["--out", "{dir}", "--budget", "15625"], "can usefully query"),
+        (["--out", "{dir}", "--constraint", "flops_m<=-1"], "no search would find a feasible cell"),
         (["--out", "{dir}", "--executor", "spark"], "unknown executor"),
         (["--out", "{dir}", "--scheduler", "tcp://127.0.0.1:1"], "needs --executor dask"),
     ],
