@@ -220,8 +220,9 @@ def cmd_predictors(args: argparse.Namespace) -> int:
         part.with_suffix(".tmp").replace(part)
         frames.append(frame)
         print(f"{name}: done")
-    path = evaluate.write_report(pd.concat(frames, ignore_index=True), Path(args.out))
-    print(f"predictor report written to {path}")
+    with atomic.staged(Path(args.out)) as stage:
+        path = evaluate.write_report(pd.concat(frames, ignore_index=True), stage)
+    print(f"predictor report written to {Path(args.out) / path.relative_to(stage)}")
     return 0
 
 
