@@ -224,7 +224,10 @@ def run_experiment(
     pending = [r for r in runs if r.run_id not in set(outcome.skipped)]
     for run in pending:
         if (store.runs_dir / run.run_id).exists() and not store.has(run.run_id):  # damaged: kept aside, redone
-            outcome.repaired[run.run_id] = str(store.quarantine(run.run_id))
+            try:
+                outcome.repaired[run.run_id] = str(store.quarantine(run.run_id))
+            except FileNotFoundError:  # a concurrent `run` moved it first
+                pass
     store.discard_partial()
     in_main = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, _raise_interrupted) for s in _STOP_SIGNALS} if in_main else {}

@@ -136,7 +136,10 @@ class Store:
             (partial / _LOCK).unlink()
             target = self.runs_dir / run_id
             if target.exists() and not self.has(run_id):
-                self.quarantine(run_id)
+                try:
+                    self.quarantine(run_id)
+                except FileNotFoundError:  # a concurrent writer moved it first
+                    pass
             try:
                 os.rename(partial, target)
             except OSError:
