@@ -13,7 +13,7 @@ class DataError(NasreproError):
     """A benchmark data file that is missing, corrupt or not in the expected format."""
 
 
-class Interrupted(Exception):  # noqa: N818 - a stop the user asked for, not an error
+class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt: no `except Exception` may swallow it
     """The experiment was stopped by a signal; what is stored stays stored."""
 
     def __init__(self, signum: int, stored: int = 0, total: int = 0) -> None:

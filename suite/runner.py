@@ -229,10 +229,10 @@ def run_experiment(
             except FileNotFoundError:  # a concurrent `run` moved it first
                 pass
     store.discard_partial()
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = {s: signal.signal(s, _raise_interrupted) for s in _STOP_SIGNALS} if in_main else {}
     bar = tqdm(total=len(pending), desc="runs", unit="run", disable=not progress or None, file=sys.stderr)
     pool = None
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, _raise_interrupted) for s in _STOP_SIGNALS} if in_main else {}
     try:
         pool = executors.get(executor, executors.ExecutorOptions(workers, scheduler))
         for run, result in pool.results(_execute_and_store, pending, str(store.root)):
