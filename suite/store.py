@@ -105,9 +105,10 @@ class Store:
         if bad:
             names = ", ".join(sorted(bad)[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
             raise DamagedStore(
-                f"damaged store {self.root}: {len(bad)} entr{'y' if len(bad) == 1 else 'ies'} do not verify "
-                f"({names}); `nasrepro store check {self.root} --repair` moves them aside, then rerun the "
-                f"`nasrepro run` command that made the store to recompute them"
+                f"damaged store {self.root}: {len(bad)} entr{'y does' if len(bad) == 1 else 'ies do'} not verify "
+                f"({names}); rerun the `nasrepro run` command that made it (it moves damaged runs to "
+                f"{DAMAGED_DIR}/ and computes them again), or move them aside with "
+                f"`nasrepro store check {self.root} --repair`"
             )
 
     def quarantine(self, name: str) -> Path:
