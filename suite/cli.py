@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from pathlib import Path
 
-from suite.errors import NasreproError
+from suite.errors import Interrupted, NasreproError
+
+DEBUG_ENV = "NASREPRO_DEBUG"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -18,7 +22,20 @@ def _names(text: str) -> tuple[str, ...]:
     names = tuple(part.strip() for part in text.split(",") if part.strip())
     if not names:
         raise NasreproError(f"empty list {text!r}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise NasreproError(f"{', '.join(repeated)} named twice in {text!r}")
     return names
+
+
+def _max_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def _check_workers(workers: int) -> None:
+    # More processes than cores only slows every run down and multiplies memory (one benchmark per process).
+    if not 1 <= workers <= _max_workers():
+        raise NasreproError(f"--workers must be between 1 and {_max_workers()} (the number of cores), got {workers}")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -39,19 +56,29 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from suite import atomic, executors
     from suite.runner import run_experiment
     from suite.spec import Budget, ExperimentSpec, parse_seeds, parse_settings
     from suite.store import Store
 
-    if args.workers < 1:
-        raise NasreproError("--workers must be at least 1")
+    if args.executor not in executors.EXECUTORS:
+        raise NasreproError(f"unknown executor {args.executor!r}; known: {', '.join(executors.EXECUTORS)}")
+    if args.scheduler is not None and args.executor != "dask":
+        raise NasreproError("--scheduler needs --executor dask")
+    if args.scheduler is None:  # on a cluster the scheduler decides how many runs go at once
+        _check_workers(args.workers)
     spec = ExperimentSpec(
         benchmarks=_names(args.benchmark), methods=_names(args.method), repeats=parse_seeds(args.seeds),
         budget=Budget(args.budget, args.budget_seconds), experiment_seed=args.experiment_seed,
         predictor=args.predictor, constraint=args.constraint, method_settings=parse_settings(args.set),
     )
+    _check_cache(spec.benchmarks)
     runs = spec.runs()  # validates everything before the first byte is written
-    outcome = run_experiment(runs, Store(args.out), workers=args.workers, progress=not args.quiet)
+    atomic.check_writable_dir(args.out)
+    outcome = run_experiment(runs, Store(args.out), workers=args.workers, progress=not args.quiet,
+                             executor=args.executor, scheduler=args.scheduler)
+    for run_id, moved in outcome.repaired.items():
+        print(f"damaged run {run_id} moved to {moved} and computed again", file=sys.stderr)
     print(
         f"{len(outcome.stored)} runs stored, {len(outcome.skipped)} already in {args.out}, "
         f"{len(outcome.failed)} failed"
@@ -62,17 +89,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from suite import atomic
     from suite.report import write_report
 
-    for store in args.stores:
-        if not Path(store).is_dir():
-            raise NasreproError(f"no results store at {store}")
+    _check_stores(args.stores)
+    if args.budget is not None and args.budget < 1:
+        raise NasreproError(f"--budget must be a positive number of queries, got {args.budget}")
     only = list(_names(args.benchmark)) if args.benchmark else None
     if not args.rope >= 0:
         raise NasreproError(f"--rope takes a non-negative number of points, not {args.rope}")
-    path = write_report([Path(s) for s in args.stores], Path(args.out), budget=args.budget, title=args.title,
-                        benchmarks=only, rope=args.rope)
-    print(f"report written to {path}")
+    out = atomic.check_writable_dir(args.out)
+    with atomic.staged(out) as stage:
+        path = write_report([Path(s) for s in args.stores], stage, budget=args.budget, title=args.title,
+                            benchmarks=only, rope=args.rope)
+    print(f"report written to {out / path.relative_to(stage)}")
     return 0
 
 
@@ -84,18 +114,30 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         if not all(b.isdigit() and int(b) > 0 for b in _names(args.budgets)):
             raise NasreproError(f"--budgets takes positive integers, e.g. 50,100,150, not {args.budgets!r}")
         budgets = [int(b) for b in _names(args.budgets)]
+    from suite import atomic
+
+    _check_stores(args.stores)
+    out = atomic.check_writable_dir(args.out)
     board = leaderboard.build(collect.load([Path(s) for s in args.stores]), budgets)
-    path = leaderboard.write(board, Path(args.out), args.stores)
-    print(f"leaderboard written to {path} (and .csv, .html)")
+    with atomic.staged(out) as stage:
+        path = leaderboard.write(board, stage, args.stores)
+    print(f"leaderboard written to {out / path.relative_to(stage)} (and .csv, .html)")
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from suite import verify
 
-    if not Path(args.store).is_dir():
-        raise NasreproError(f"no results store at {args.store}")
+    _check_stores([args.store])
+    if args.seed < 0:
+        raise NasreproError(f"--seed must be a non-negative integer, got {args.seed}")
     result = verify.verify(Path(args.store), sample=args.sample, seed=args.seed)
+    if result.failed and len(result.failed) == result.checked:
+        # Nothing could be rerun (data directory broken, ...): that says nothing about the store, so the
+        # previous verify.json stays.
+        first = next(iter(result.failed.values()))
+        raise NasreproError(f"could not rerun any of the {result.checked} runs, e.g.: {first}; {args.store}/"
+                            f"{verify.VERIFY_FILE} left unchanged")
     path = verify.write(result, Path(args.store))
     print(f"{len(result.identical)} of {result.checked} rerun runs bit-identical; written to {path}")
     for run_id, why in result.differing.items():
@@ -103,6 +145,41 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for run_id, why in result.failed.items():
         print(f"could not rerun: {run_id}: {why}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def _check_cache(names: tuple[str, ...]) -> None:
+    """NB101 derives its cell table and surrogate into the cache: an unusable cache fails now, not after training."""
+    from suite import data
+
+    if any(name.startswith("nb101") for name in names):
+        data.cache_dir()
+
+
+def _check_stores(stores: list[str]) -> None:
+    from suite.store import Store
+
+    for store in stores:
+        if not Path(store).is_dir():
+            raise NasreproError(f"no results store at {store}")
+        Store(store).check()
+
+
+def cmd_store_check(args: argparse.Namespace) -> int:
+    from suite.store import Store
+
+    store = Store(args.store)
+    if not store.root.is_dir():
+        raise NasreproError(f"no results store at {args.store}")
+    damaged = store.damaged()
+    print(f"{args.store}: {len(store.run_ids())} verified runs, {len(damaged)} damaged or foreign entries")
+    for name, why in damaged.items():
+        if args.repair:
+            print(f"  {name}: {why}; moved to {store.quarantine(name)}")
+        else:
+            print(f"  {name}: {why}")
+    if damaged and not args.repair:
+        print(f"repair: nasrepro store check {args.store} --repair, then rerun the command that made the store")
+    return 1 if damaged and not args.repair else 0
 
 
 def cmd_predictors(args: argparse.Namespace) -> int:
@@ -118,12 +195,16 @@ def cmd_predictors(args: argparse.Namespace) -> int:
     names = _names(args.benchmark)
     for name in names:
         benchmarks.check_name(name)
+    _check_cache(names)
     predictor_names = list(_names(args.predictor))
     for name in predictor_names:
         predictors.get(name)
     sizes = evaluate.DEFAULT_TRAIN_SIZES if args.train_sizes is None else _positive_ints(args.train_sizes)
     if args.trials < 1:
         raise NasreproError("--trials must be at least 1")
+    from suite import atomic
+
+    atomic.check_writable_dir(args.out)
     parts = Path(args.out) / "parts"
     frames = []
     # One finished benchmark is one file, so an interrupted benchmark run resumes at the next benchmark.
@@ -141,8 +222,9 @@ def cmd_predictors(args: argparse.Namespace) -> int:
         part.with_suffix(".tmp").replace(part)
         frames.append(frame)
         print(f"{name}: done")
-    path = evaluate.write_report(pd.concat(frames, ignore_index=True), Path(args.out))
-    print(f"predictor report written to {path}")
+    with atomic.staged(Path(args.out)) as stage:
+        path = evaluate.write_report(pd.concat(frames, ignore_index=True), stage)
+    print(f"predictor report written to {Path(args.out) / path.relative_to(stage)}")
     return 0
 
 
@@ -194,6 +276,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
 
     from suite import benchmarks
 
+    _check_cache(_names(args.benchmark))
     for name in _names(args.benchmark):
         started = time.perf_counter()
         bench = benchmarks.get(name)  # builds and caches whatever the benchmark derives from its data
@@ -236,7 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--set", action="append", default=[], metavar="METHOD.NAME=VALUE", help="method setting")
     run.add_argument("--out", required=True, help="results store directory (runs already there are skipped)")
-    run.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    run.add_argument(
+        "--workers", type=int, default=1,
+        help=f"parallel runs (default 1), at most the number of cores ({_max_workers()} here)",
+    )
+    run.add_argument("--executor", default="local", help="where runs execute: local (default) or dask")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="with --executor dask: a running scheduler, e.g. tcp://host:8786 (default: a local "
+                          "cluster of --workers processes)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
 
@@ -272,6 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--sample", type=int, default=None, help="rerun this many runs, at random (default: all)")
     check.add_argument("--seed", type=int, default=0, help="seed of the sample draw (default 0)")
     check.set_defaults(func=cmd_verify)
+    store = sub.add_parser("store", help="results store maintenance")
+    store_sub = store.add_subparsers(dest="store_command", required=True, parser_class=_Parser)
+    store_check = store_sub.add_parser("check", help="list damaged or foreign entries (exit 1 if any)")
+    store_check.add_argument("store", help="results store directory")
+    store_check.add_argument("--repair", action="store_true", help="move them aside to STORE/.damaged/")
+    store_check.set_defaults(func=cmd_store_check)
     data = sub.add_parser("data", help="the benchmark data directory")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     data_sub.add_parser("check", help="check every data file against its sha256").set_defaults(func=cmd_data_check)
@@ -295,9 +391,27 @@ def main(argv: list[str] | None = None) -> int:
     except NasreproError as exc:
         print(f"nasrepro: error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        print(f"nasrepro: {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("nasrepro: interrupted; finished runs are stored, rerun the same command to resume", file=sys.stderr)
         return 130
+    except OSError as exc:  # found during the work (disk full, a file vanished): the work failed
+        _debug_traceback()
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"nasrepro: error:{where} {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        _debug_traceback()
+        print(f"nasrepro: internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+def _debug_traceback() -> None:
+    if os.environ.get(DEBUG_ENV):
+        traceback.print_exc()
 
 
 if __name__ == "__main__":

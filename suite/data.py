@@ -82,9 +82,14 @@ def cache_dir() -> Path:
     path = Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("nasrepro"))
     try:
         path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
     except OSError as exc:
-        raise DataError(f"cannot use {path} as the cache directory ({exc.strerror}); set {CACHE_ENV} "
-                        "to a writable directory") from None
+        raise DataError(
+            f"cache directory {path} is not a writable directory ({exc.strerror or exc}); "
+            f"set {CACHE_ENV} to one"
+        ) from None
     return path
 
 
@@ -114,11 +119,18 @@ def require(relpath: str) -> Path:
     if entry is None:
         raise DataError(f"{relpath} is not a known nasrepro data file")
     path = data_dir() / relpath
-    if not path.is_file():
+    try:
+        exists = path.is_file()
+    except OSError as exc:
+        raise DataError(f"cannot read data file {path}: {exc.strerror or exc}") from None
+    if not exists:
         raise DataError(
             f"missing data file {path} ({entry.what}); set {DATA_ENV} to the directory that holds "
             f"{relpath}, default ../shared/data beside the repository"
         )
-    stat = path.stat()
-    _verified(path, stat.st_size, stat.st_mtime_ns, entry.sha256)
+    try:
+        stat = path.stat()
+        _verified(path, stat.st_size, stat.st_mtime_ns, entry.sha256)
+    except OSError as exc:
+        raise DataError(f"cannot read data file {path}: {exc.strerror or exc}") from None
     return path

@@ -11,3 +11,11 @@ class InvalidArchitecture(NasreproError):
 
 class DataError(NasreproError):
     """A benchmark data file that is missing, corrupt or not in the expected format."""
+
+
+class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt: no `except Exception` may swallow it
+    """The experiment was stopped by a signal; what is stored stays stored."""
+
+    def __init__(self, signum: int, stored: int = 0, total: int = 0) -> None:
+        super().__init__(f"interrupted: {stored} of {total} runs stored; rerun the same command to resume")
+        self.signum, self.stored, self.total = signum, stored, total

@@ -9,15 +9,15 @@ from __future__ import annotations
 import math
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from importlib import metadata
-from multiprocessing import get_context
 
 import numpy as np
 import pandas as pd
@@ -25,10 +25,10 @@ from tqdm import tqdm
 
 import methods
 from methods.base import SearchContext
-from suite import benchmarks
+from suite import benchmarks, executors
 from suite.benchmarks.base import Arch, Benchmark, Observation
 from suite.constraints import Constraint
-from suite.errors import NasreproError
+from suite.errors import Interrupted, NasreproError
 from suite.spec import RunSpec
 from suite.store import Store
 
@@ -151,6 +151,11 @@ def execute(run: RunSpec) -> tuple[pd.DataFrame, dict]:
             told_obs.append(obs)
         if told_archs:
             method.tell(told_archs, told_obs)
+    if not trajectory.rows:
+        raise NasreproError(
+            f"a budget of {budget.seconds:g} simulated seconds buys no query on {run.benchmark}: the first "
+            f"proposed cell costs {obs.cost:g} s"
+        )
     frame = trajectory.frame()
     meta = {
         "spec": run.to_dict(),
@@ -187,60 +192,72 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def _execute_and_store(run: RunSpec, root: str) -> str:
+def _execute_and_store(run: RunSpec, root: str) -> bool:
     frame, meta = execute(run)
-    Store(root).write(run.run_id, frame, meta)
-    return run.run_id
-
-
-def _init_worker() -> None:
-    # Runs are spread over processes; threads inside a run would fight over the same cores and make
-    # floating-point reductions depend on scheduling. The worker has already imported numpy (and its
-    # BLAS) to unpickle this function, so the environment variable alone would come too late for them:
-    # threadpoolctl limits the pools already loaded, the variable those loaded later.
-    from threadpoolctl import threadpool_limits
-
-    os.environ["OMP_NUM_THREADS"] = "1"
-    threadpool_limits(limits=1)
+    return Store(root).write(run.run_id, frame, meta)
 
 
 @dataclass
 class ExperimentOutcome:
     stored: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # already stored, before this start or by another writer
+    repaired: dict[str, str] = field(default_factory=dict)  # damaged run -> where its copy was moved
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def run_experiment(runs: Iterable[RunSpec], store: Store, workers: int = 1, progress: bool = True) -> ExperimentOutcome:
-    """Run every run not yet in the store; finished runs are written as they complete."""
-    runs = list(runs)
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def run_experiment(
+    runs: Iterable[RunSpec], store: Store, workers: int = 1, progress: bool = True,
+    executor: str = "local", scheduler: str | None = None,
+) -> ExperimentOutcome:
+    """Run every run not yet (verified) in the store; finished runs are written as they complete.
+
+    SIGINT, SIGTERM and SIGHUP cancel the queued runs, end the workers and raise `Interrupted` with
+    how many of the experiment's runs are stored; a second signal during that stop is ignored.
+    """
+    runs = list({run.run_id: run for run in runs}.values())
     outcome = ExperimentOutcome(skipped=[r.run_id for r in runs if store.has(r.run_id)])
-    pending = [r for r in runs if not store.has(r.run_id)]
+    pending = [r for r in runs if r.run_id not in set(outcome.skipped)]
+    for run in pending:
+        if (store.runs_dir / run.run_id).exists() and not store.has(run.run_id):  # damaged: kept aside, redone
+            try:
+                outcome.repaired[run.run_id] = str(store.quarantine(run.run_id))
+            except FileNotFoundError:  # a concurrent `run` moved it first
+                pass
     store.discard_partial()
     bar = tqdm(total=len(pending), desc="runs", unit="run", disable=not progress or None, file=sys.stderr)
+    pool = None
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, _raise_interrupted) for s in _STOP_SIGNALS} if in_main else {}
     try:
-        if workers <= 1:
-            for run in pending:
-                _attempt(lambda run=run: _execute_and_store(run, str(store.root)), run, outcome)
-                bar.update()
-        else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
-                futures = {pool.submit(_execute_and_store, run, str(store.root)): run for run in pending}
-                while futures:
-                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        run = futures.pop(future)
-                        _attempt(future.result, run, outcome)
-                        bar.update()
+        pool = executors.get(executor, executors.ExecutorOptions(workers, scheduler))
+        for run, result in pool.results(_execute_and_store, pending, str(store.root)):
+            _attempt(result, run, outcome)
+            bar.update()
+    except (Interrupted, KeyboardInterrupt) as exc:
+        for s in _STOP_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
+        if pool is not None:
+            pool.stop()
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        raise Interrupted(signum, sum(store.has(r.run_id) for r in runs), len(runs)) from None
     finally:
         bar.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     return outcome
 
 
 def _attempt(call, run: RunSpec, outcome: ExperimentOutcome) -> None:
     try:
-        outcome.stored.append(call())
+        (outcome.stored if call() else outcome.skipped).append(run.run_id)
     except NasreproError as exc:
         outcome.failed[run.run_id] = f"{run.benchmark}/{run.method}/seed {run.repeat}: {exc}"
-    except Exception as exc:  # a bug in one run must not cost the others; the message names the run
+    except Exception as exc:  # a bug in one run (or a lost worker) must not cost the others; it names the run
         outcome.failed[run.run_id] = f"{run.benchmark}/{run.method}/seed {run.repeat}: {type(exc).__name__}: {exc}"

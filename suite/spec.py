@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -90,14 +91,17 @@ class ExperimentSpec:
         runs = []
         for bench_name in self.benchmarks:
             bench = benchmarks.get(bench_name)
-            if bench.space_size is not None and self.budget.queries > bench.space_size:
+            if bench.space_size is not None and self.budget.queries >= bench.space_size:
+                # The whole space is no search: every method ends at the optimum, and the last queries
+                # can only come from methods that enumerate.
                 raise NasreproError(
-                    f"budget {self.budget.queries} exceeds the {bench.space_size} cells of {bench_name}"
+                    f"budget {self.budget.queries} exceeds the {bench.space_size - 1} cells a search of "
+                    f"{bench_name} ({bench.space_size} cells) can usefully query"
                 )
             if self.budget.seconds is not None and not bench.has_cost:
                 raise NasreproError(f"{bench_name} has no training times, so no budget in seconds")
             if constraint is not None:
-                constraint.check(bench.space, bench.space.sample(np.random.default_rng(0)))
+                _check_satisfiable(constraint, bench.space)
             for method_name, entry in entries.items():
                 config = entry.make_config(bench_name, self.method_settings.get(method_name))
                 for repeat in self.repeats:
@@ -111,6 +115,22 @@ class ExperimentSpec:
                         )
                     )
         return runs
+
+
+# A constraint none of this many uniform cells meets is refused: its runs would end without a feasible
+# incumbent (regret NaN), which is no comparison of methods. Cost lookups only, so this takes milliseconds.
+_FEASIBILITY_PROBES = 2_000
+
+
+def _check_satisfiable(constraint: Constraint, space) -> None:
+    rng = np.random.default_rng(0)
+    cells = [space.sample(rng) for _ in range(_FEASIBILITY_PROBES)]
+    constraint.check(space, cells[0])
+    if not any(constraint.feasible(space, cell) for cell in cells):
+        raise NasreproError(
+            f"constraint {constraint} is met by none of {_FEASIBILITY_PROBES:,} uniformly drawn cells of "
+            f"{space.name}: no search would find a feasible cell; loosen it"
+        )
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -134,5 +154,15 @@ def parse_settings(items: list[str]) -> dict[str, dict[str, str]]:
         match = re.fullmatch(r"([\w-]+)\.(\w+)=(.*)", item)
         if not match:
             raise NasreproError(f"cannot read setting {item!r}; write METHOD.NAME=VALUE, e.g. re.sample_size=5")
+        if not _finite_or_not_a_number(match[3]):
+            raise NasreproError(f"setting {item!r}: a setting must be a finite number, not {match[3]!r}")
         settings.setdefault(match[1], {})[match[2]] = match[3]
     return settings
+
+
+def _finite_or_not_a_number(text: str) -> bool:
+    """False for 'inf', '-inf', 'nan', '1e999', ...: no method setting means them, and they fail only mid-run."""
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return True

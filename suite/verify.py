@@ -80,6 +80,7 @@ def verify(root: Path, sample: int | None = None, seed: int = 0) -> Verification
     from suite.runner import execute  # imports every benchmark and method: only verify needs them
 
     store = Store(root)
+    store.check()
     run_ids = store.run_ids()
     if not run_ids:
         raise NasreproError(f"no finished runs in {root}")

@@ -1,4 +1,9 @@
 import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -96,14 +101,25 @@ def test_parallel_workers_store_the_same_runs_as_one_process(tmp_path):
         pd.testing.assert_frame_equal(serial.trajectory(run_id), parallel.trajectory(run_id), check_exact=True)
 
 
-def test_partial_writes_are_discarded_and_never_read(tmp_path):
+def _partial(store, name, pid):
+    path = store.runs_dir / f".partial-{name}"
+    path.mkdir(parents=True)
+    (path / "writer.lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname()}))
+    return path
+
+
+def test_partial_writes_of_a_dead_writer_are_discarded_a_live_ones_kept_and_neither_read(tmp_path):
     store = Store(tmp_path)
     run = one_run(queries=10)
-    (store.runs_dir / f".partial-{run.run_id}-deadbeef").mkdir(parents=True)
-    assert store.run_ids() == []
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = _partial(store, f"{run.run_id}-deadbeef", int(gone.stdout))
+    alive = _partial(store, f"{run.run_id}-0000live", os.getpid())
+    unlocked = store.runs_dir / f".partial-{run.run_id}-nolock00"
+    unlocked.mkdir()  # a writer between mkdir and its lock: too young to be abandoned
+    assert store.run_ids() == [] and store.damaged() == {}
     run_experiment([run], store, progress=False)
     assert store.run_ids() == [run.run_id]
-    assert [p.name for p in store.runs_dir.iterdir()] == [run.run_id]
+    assert not dead.exists() and alive.exists() and unlocked.exists()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,53 @@
+"""Output that is never half-written: files are made in a temp directory beside the target, then renamed in.
+
+A report interrupted or out of disk space leaves the previous report as it was; each finished file replaces
+its old version by a rename (atomic on one filesystem). Files of the target that the writer does not make
+(e.g. a surrogate report beside the NB101 report) stay.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from suite.errors import NasreproError
+
+
+def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
+    """`path` is, or can be made, a directory this process can write into; else one line naming it."""
+    if str(path).strip() == "":
+        raise NasreproError(f"{flag} is empty; give a directory")
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise NasreproError(f"{flag} {target} is not a directory")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        probe = target / f".nasrepro-write-test-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise NasreproError(f"{flag} {target} is not writable: {exc.strerror or exc}") from None
+    return target
+
+
+@contextmanager
+def staged(target: Path) -> Iterator[Path]:
+    """Yield a temp directory; when the block succeeds, move everything in it into `target`."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    stage.mkdir()
+    try:
+        yield stage
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sorted(stage.rglob("*")):
+            if path.is_file():
+                destination = target / path.relative_to(stage)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, destination)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

@@ -1,0 +1,282 @@
+"""The fault suite of issue 11: every fault ends in one line and a defined exit status, and none loses data.
+
+Tiny NB201 runs (budget 10) keep it fast; a store made once per module is copied for each damage case.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from suite import cli
+from suite.store import Store
+
+RUN = ["run", "--benchmark", "nb201-cifar10", "--method", "rs,re", "--seeds", "0-1", "--budget", "10", "--quiet"]
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+
+def nasrepro(*args, env=None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "suite.cli", *map(str, args)], capture_output=True, text=True,
+                          env={**ENV, **(env or {})}, timeout=300, **kwargs)
+
+
+def one_line_error(result, status):
+    assert result.returncode == status, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("nasrepro:"), result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    root = tmp_path_factory.mktemp("made")
+    assert cli.main([*RUN, "--out", str(root)]) == 0
+    return root
+
+
+@pytest.fixture
+def store(made, tmp_path):
+    shutil.copytree(made, tmp_path / "store")
+    return tmp_path / "store"
+
+
+def trajectories(root):
+    store = Store(root)
+    return {run_id: (store.runs_dir / run_id / "trajectory.parquet").read_bytes() for run_id in store.run_ids()}
+
+
+# -- bad input: exit 2 before any work ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--out", ""], "--out is empty"),
+        (["--out", "/dev/null"], "not a directory"),
+        (["--out", "{file}"], "not a directory"),
+        (["--out", "{file}/under"], "not writable"),
+        (["--out", "/proc/nasrepro-cannot-be-here"], "not writable"),
+        (["--out", "{dir}", "--workers", "0"], "--workers must be between 1"),
+        (["--out", "{dir}", "--workers", "-2"], "--workers must be between 1"),
+        (["--out", "{dir}", "--workers", "99999999999"], "--workers must be between 1"),
+        (["--out", "{dir}", "--set", "re.sample_size=inf"], "finite number"),
+        (["--out", "{dir}", "--set", "re.sample_size=nan"], "finite number"),
+        (["--out", "{dir}", "--benchmark", "nb201-cifar10,nb201-cifar10"], "named twice"),
+        (["--out", "{dir}", "--method", "rs,rs"], "named twice"),
+        (["--out", "{dir}", "--budget", "15625"], "can usefully query"),
+        (["--out", "{dir}", "--constraint", "flops_m<=-1"], "no search would find a feasible cell"),
+        (["--out", "{dir}", "--executor", "spark"], "unknown executor"),
+        (["--out", "{dir}", "--scheduler", "tcp://127.0.0.1:1"], "needs --executor dask"),
+    ],
+)
+def test_bad_run_input_is_one_line_and_exit_2_with_nothing_written(tmp_path, capsys, args, message):
+    (tmp_path / "file").write_text("")
+    args = [a.format(file=tmp_path / "file", dir=tmp_path / "out") for a in args]
+    assert cli.main([*RUN, *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["report", "{store}", "--out", "{out}", "--budget", "0"], "--budget must be a positive"),
+        (["report", "{store}", "--out", "{out}", "--budget", "-1"], "--budget must be a positive"),
+        (["report", "{store}", "--out", "/dev/null"], "not a directory"),
+        (["leaderboard", "{store}", "--out", "{file}"], "not a directory"),
+        (["verify", "{store}", "--seed", "-1"], "--seed must be"),
+        (["report", "{out}/none", "--out", "{out}"], "no results store"),
+    ],
+)
+def test_bad_report_verify_leaderboard_input_is_exit_2(made, tmp_path, capsys, args, message):
+    (tmp_path / "file").write_text("")
+    args = [a.format(store=made, out=tmp_path / "out", file=tmp_path / "file") for a in args]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_a_budget_in_seconds_that_buys_no_query_is_said_and_stores_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main([*RUN, "--out", str(out), "--budget-seconds", "1"]) == 1
+    assert "buys no query" in capsys.readouterr().err
+    assert Store(out).run_ids() == []
+
+
+def test_an_unexpected_exception_is_one_line_exit_1_and_the_traceback_only_on_request(monkeypatch, capsys):
+    def boom(args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "cmd_list", boom)
+    assert cli.main(["list"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "nasrepro: internal error: RuntimeError: a bug (set NASREPRO_DEBUG=1 for the traceback)"
+    monkeypatch.setenv("NASREPRO_DEBUG", "1")
+    assert cli.main(["list"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+# -- data, cache and output faults ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["file", "under_file", "proc"])
+def test_an_unusable_cache_is_refused_before_any_work(tmp_path, kind):
+    (tmp_path / "file").write_text("")
+    cache = {"file": tmp_path / "file", "under_file": tmp_path / "file" / "c", "proc": "/proc/nasrepro-cache"}[kind]
+    result = nasrepro(*RUN[:2], "nb101", *RUN[3:], "--out", tmp_path / "out", env={"NASREPRO_CACHE": str(cache)})
+    assert "cache directory" in one_line_error(result, 2)
+
+
+def test_an_unreadable_data_file_is_exit_2_naming_the_path(tmp_path):
+    data = tmp_path / "data"
+    (data / "nb201" / "nb201.csv.gz").mkdir(parents=True)  # a directory where the file should be
+    result = nasrepro(*RUN, "--out", tmp_path / "out", env={"NASREPRO_DATA": str(data)})
+    assert str(data / "nb201" / "nb201.csv.gz") in one_line_error(result, 2)
+
+
+def test_verify_with_a_broken_data_dir_keeps_the_good_verify_json(store, tmp_path):
+    assert nasrepro("verify", store).returncode == 0
+    good = (store / "verify.json").read_text()
+    result = nasrepro("verify", store, env={"NASREPRO_DATA": str(tmp_path / "nothing")})
+    assert "left unchanged" in one_line_error(result, 2)
+    assert (store / "verify.json").read_text() == good
+
+
+def test_a_report_that_fails_midway_leaves_the_previous_report_whole(store, tmp_path, monkeypatch, capsys):
+    from suite import report
+
+    out = tmp_path / "report"
+    assert cli.main(["report", str(store), "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full_disk(*args, **kwargs):
+        (kwargs.get("out") or args[1]).joinpath("summary.csv").write_text("half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "write_report", full_disk)
+    assert cli.main(["report", str(store), "--out", str(out)]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+# -- a store that checks itself ------------------------------------------------------------------------------
+def _first(store):
+    return sorted((Path(store) / "runs").iterdir())[0]
+
+
+DAMAGE = {
+    "truncated trajectory": lambda d: (d / "trajectory.parquet").write_bytes(
+        (d / "trajectory.parquet").read_bytes()[:100]),
+    "empty trajectory": lambda d: (d / "trajectory.parquet").write_bytes(b""),
+    "deleted trajectory": lambda d: (d / "trajectory.parquet").unlink(),
+    "garbage meta": lambda d: (d / "meta.json").write_text("{not json"),
+    "empty meta": lambda d: (d / "meta.json").write_text("{}"),
+    "deleted meta": lambda d: (d / "meta.json").unlink(),
+    "wrong name": lambda d: d.rename(d.with_name("0123456789abcdef0123")),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_run_is_named_refused_by_readers_and_recomputed_by_run(made, store, tmp_path, capsys, damage):
+    original = trajectories(made)
+    DAMAGE[damage](_first(store))
+    assert cli.main(["store", "check", str(store)]) == 1
+    assert "1 damaged" in capsys.readouterr().out
+    for command in (["report", store, "--out", tmp_path / "r"], ["verify", store],
+                    ["leaderboard", store, "--out", tmp_path / "l"]):
+        assert cli.main(list(map(str, command))) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "damaged store" in err[0] and "store check" in err[0]
+    assert cli.main([*RUN, "--out", str(store)]) == 0
+    assert "moved to" in capsys.readouterr().err or damage == "wrong name"
+    if damage == "wrong name":  # foreign entries are not the run's: moved aside by --repair only
+        assert cli.main(["store", "check", str(store), "--repair"]) == 0
+    assert cli.main(["store", "check", str(store)]) == 0
+    assert trajectories(store) == original
+    assert list((store / ".damaged").iterdir())  # kept aside, never deleted
+
+
+def test_a_partial_directory_holding_both_files_is_not_a_run(made, store):
+    run = _first(store)
+    shutil.copytree(run, store / "runs" / f".partial-{run.name}-abcdef12")
+    shutil.rmtree(run)
+    assert Store(store).run_ids() == sorted(trajectories(made))[1:]
+
+
+# -- concurrency ---------------------------------------------------------------------------------------------
+def test_two_writers_on_one_store_both_succeed_with_the_runs_of_one_run(made, tmp_path):
+    out = tmp_path / "both"
+    args = [sys.executable, "-m", "suite.cli", *RUN[:6], "0-5", *RUN[7:], "--out", str(out)]
+    writers = [subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=300) for w in writers]
+    assert [w.returncode for w in writers] == [0, 0], outputs
+    stored = [int(o[0].split(" runs stored")[0]) for o in outputs]
+    assert sum(stored) == 12  # each run counted as stored by exactly one writer
+    assert not [p for p in (out / "runs").iterdir() if p.name.startswith(".partial-")]
+    assert Store(out).damaged() == {}
+    assert len(Store(out).run_ids()) == 12
+    assert {k: v for k, v in trajectories(out).items() if k in trajectories(made)} == trajectories(made)
+
+
+# -- signals: a clean stop, nothing orphaned -------------------------------------------------------------------
+def _start(tmp_path):
+    args = [sys.executable, "-m", "suite.cli", "run", "--benchmark", "nb201-cifar10", "--method", "rs,re",
+            "--seeds", "0-199", "--budget", "100", "--quiet", "--workers", "2", "--out", str(tmp_path / "s")]
+    process = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(Store(tmp_path / "s").run_ids()) < 2:
+        time.sleep(0.2)
+    descendants = psutil.Process(process.pid).children(recursive=True)
+    assert len(descendants) >= 2, "the workers did not start"
+    return process, descendants
+
+
+def _all_gone(processes, within=15.0):
+    gone, alive = psutil.wait_procs(processes, timeout=within)
+    for process in alive:  # do not leave them behind even when the test fails
+        process.kill()
+    return not alive
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_stops_within_seconds_ends_the_workers_and_says_how_to_resume(tmp_path, signum, status):
+    process, workers = _start(tmp_path)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == status
+    assert "Traceback" not in err
+    stored = int(re.fullmatch(r"nasrepro: interrupted: (\d+) of 400 runs stored; rerun the same command to resume",
+                              err.strip())[1])
+    assert _all_gone(workers)
+    time.sleep(1)
+    assert len(Store(tmp_path / "s").run_ids()) == stored < 400  # queued runs cancelled, none written after
+
+
+def test_a_second_ctrl_c_does_not_hang(tmp_path):
+    process, workers = _start(tmp_path)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=20)
+    assert process.returncode == 130
+    assert _all_gone(workers)
+
+
+def test_kill_9_of_the_parent_leaves_no_orphan_and_the_rerun_completes(tmp_path):
+    process, workers = _start(tmp_path)
+    process.kill()
+    process.wait()
+    assert _all_gone(workers)
+    store = Store(tmp_path / "s")
+    assert store.damaged() == {}
+    assert cli.main(["run", "--benchmark", "nb201-cifar10", "--method", "rs,re", "--seeds", "0-3", "--budget",
+                     "100", "--quiet", "--out", str(tmp_path / "s")]) == 0
+    assert not [p for p in store.runs_dir.iterdir() if p.name.startswith(".partial-")]  # the dead writers'
+    assert store.damaged() == {} and len(store.run_ids()) >= 8
