@@ -105,7 +105,6 @@ def _read(path: Path, columns: list[str], what: str) -> pd.DataFrame:
 
 
 def real_cells(table: space.CellTable) -> RealCells:
-    import pandas as pd
 
     path = data.require(DATA_FILE)
     frame = _read(path, ["hash", TARGET, COST, "params"], "the NB101 20k table")
