@@ -76,6 +76,13 @@ def _settings_table(results: Results) -> pd.DataFrame:
     return pd.DataFrame(sorted(settings), columns=["method", "predictor", "settings"])
 
 
+def _optimum_text(meta: dict) -> str:
+    if meta["optimum"] is None:
+        return "unknown"
+    source = meta.get("optimum_source", "optimum")
+    return f"{meta['optimum']:.4f}" + ("" if source == "optimum" else f" ({source}, not the optimum)")
+
+
 def _data_table(bench_meta: dict[str, dict]) -> pd.DataFrame:
     rows = []
     for name, meta in sorted(bench_meta.items()):
@@ -85,7 +92,7 @@ def _data_table(bench_meta: dict[str, dict]) -> pd.DataFrame:
                 "oracle": meta["oracle"],
                 "search metric": meta["search_metric"],
                 "final metric": meta["final_metric"],
-                "optimum": "unknown" if meta["optimum"] is None else f"{meta['optimum']:.4f}",
+                "optimum (regret reference)": _optimum_text(meta),
                 "space size": f"{meta['space_size']:,}" if meta["space_size"] else "not enumerated",
                 "data files (sha256)": "; ".join(f"{f}: {h}" for f, h in sorted(meta["data_sha256"].items())),
             }

@@ -40,6 +40,7 @@ def write_report(
         doc.Paragraph(_provenance(context)),
         *_summary_section(context),
         *_reproducibility_section(context),
+        *_diagnostics_section(context),
         *_target_section(context),
         *_curve_section(context),
         *_significance_section(context),
@@ -201,6 +202,25 @@ def _reproducibility_section(c: _Context) -> list[doc.Block]:
             "same cell), with the spread (std, range) the measure of stability across seeds."
         ),
         doc.Table(pd.DataFrame(rows)),
+    ]
+
+
+def _diagnostics_section(c: _Context) -> list[doc.Block]:
+    """What methods report about their own runs (meta.json `diagnostics`), e.g. GA-NAS's share of proposals
+    drawn above temperature 1: departures from the published algorithm, measured on the runs reported."""
+    table = stats.diagnostics(c.results.runs, c.results.metas)
+    if table.empty:
+        return []
+    table.to_csv(c.out / "diagnostics.csv", index=False)
+    return [
+        doc.Heading("Method diagnostics"),
+        doc.Paragraph(
+            "Recorded by each run (mean over seeds, with the largest value of any seed). GA-NAS: "
+            "`share_temperature_above_1` is the share of its generated proposals drawn at a sampling temperature "
+            "above 1, which it raises when a batch holds no new cell (our addition to the published algorithm); "
+            "`max_temperature` the largest temperature used."
+        ),
+        doc.Table(table),
     ]
 
 

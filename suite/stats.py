@@ -308,3 +308,18 @@ def time_curves(trajectories: pd.DataFrame, column: str = "regret", points: int 
                 )
             )
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def diagnostics(runs: pd.DataFrame, metas: dict[str, dict]) -> pd.DataFrame:
+    """Per benchmark and method: mean and max over seeds of each number a method recorded about its runs."""
+    rows = [
+        {"benchmark": r.benchmark, "method": r.method, "name": name, "value": value}
+        for r in runs.itertuples()
+        for name, value in metas[r.run_id].get("diagnostics", {}).items()
+    ]
+    if not rows:
+        return pd.DataFrame()
+    long = pd.DataFrame(rows)
+    grouped = long.groupby(["benchmark", "method", "name"], sort=True)["value"]
+    table = grouped.agg(n="count", mean="mean", max="max").reset_index()
+    return table.rename(columns={"name": "diagnostic"})

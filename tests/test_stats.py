@@ -182,3 +182,18 @@ def test_time_curves_take_each_runs_incumbent_at_each_time():
     first, last = curve.iloc[0], curve.iloc[-1]
     assert first["median"] == np.median([2, 6]) and last["median"] == np.median([0, 3])
     assert stats.time_curves(_run("r3", [1, 0])).empty  # no cost: no time axis
+
+
+def test_diagnostics_are_averaged_per_method_and_keep_the_largest_seed():
+    runs = pd.DataFrame({"run_id": ["a", "b", "c"], "benchmark": ["nb"] * 3, "method": ["ganas", "ganas", "rs"]})
+    metas = {
+        "a": {"diagnostics": {"share_temperature_above_1": 0.1, "max_temperature": 2.0}},
+        "b": {"diagnostics": {"share_temperature_above_1": 0.3, "max_temperature": 8.0}},
+        "c": {"diagnostics": {}},
+    }
+    table = stats.diagnostics(runs, metas).set_index("diagnostic")
+    assert list(table["method"]) == ["ganas", "ganas"]
+    assert table.loc["share_temperature_above_1", "mean"] == pytest.approx(0.2)
+    assert table.loc["share_temperature_above_1", "n"] == 2
+    assert table.loc["max_temperature", "max"] == 8.0
+    assert stats.diagnostics(runs.iloc[2:], metas).empty
