@@ -13,7 +13,9 @@ from torch import nn
 from suite.benchmarks.base import CellGraph
 
 
-def batch_graphs(graphs: Sequence[CellGraph], max_nodes: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def batch_graphs(
+    graphs: Sequence[CellGraph], max_nodes: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pad cells to a common size: adjacency [B, N, N] float, op indices [B, N] long, node mask [B, N] bool."""
     n = max_nodes or max(len(g.ops) for g in graphs)
     adj = np.zeros((len(graphs), n, n), dtype=np.float32)

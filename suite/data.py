@@ -42,6 +42,11 @@ FILES: dict[str, DataFile] = {
             "NAS-Bench-101, real 108-epoch results of 20,001 cells",
         ),
         DataFile(
+            "nb101/nb101_test_evox6760.csv.gz",
+            "653298eebfc7a1bedde6ba99b48ad69d83211748634e0cad41f30aeb9dac1276",
+            "NAS-Bench-101, real 108-epoch test accuracy (mean of 3 repeats) of 6,760 cells",
+        ),
+        DataFile(
             "nb301/yahpo_nb301_surrogate.onnx",
             "3c6a6fb3a70998bf6c55883bdc5cc71cff190e1859468d72cc6960b88f06d280",
             "NAS-Bench-301 ONNX surrogate (YAHPO Gym nb301)",
