@@ -251,7 +251,7 @@ def write_report(df: pd.DataFrame, out_dir: Path | str) -> Path:
         "test accuracy of the 6,760-cell set, which is not a uniform sample of the space); NB201's are the real "
         "table's; NB301's are its surrogate's predictions (no real NB301 table is available here), so the NB301 "
         "column measures how well a predictor learns another model. Intervals are 95% t-intervals of the mean "
-        "over trials.",
+        f"over trials. CPU time of every tuning, fit and prediction: {df['cpu_seconds'].sum() / 60:.1f} min.",
         "",
         "## Leaderboard",
         "",
