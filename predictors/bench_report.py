@@ -178,9 +178,13 @@ def _save(fig: plt.Figure, path: Path, dpi: int) -> None:
 
 def _plot_tau(df: pd.DataFrame, path: Path) -> Path:
     names = sorted(df["benchmark"].unique())
-    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4), squeeze=False)
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4 * rows), squeeze=False)
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
     colours: dict[str, str] = {}
-    for ax, name in zip(axes[0], names, strict=True):
+    for ax, name in zip(axes.flat, names, strict=False):
         sub = df[df["benchmark"] == name]
         for predictor, rows in sub.groupby("predictor"):
             curve = rows.groupby("train_size")["kendall_tau"].agg(["mean", "std"]).fillna(0.0)
