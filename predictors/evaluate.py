@@ -1,37 +1,38 @@
 """The predictor benchmark of White et al. 2021 ("How Powerful are Performance Predictors in Neural
-Architecture Search?", the NAS-Bench-Suite protocol), and its report.
+Architecture Search?", the NAS-Bench-Suite protocol).
 
-Per trial: draw distinct cells uniformly (by `benchmark.sample`, without replacement by
-`benchmark.key`), the first `test_size` (200) the held-out test set, the rest a training pool; each
-train size uses the first n cells of the pool (nested sets: a larger size adds cells, which pairs the
-sizes and lowers the variance of the curve). Targets are the search metric, `benchmark.query(arch).value`
-(validation accuracy). Every predictor of a trial sees the same cells. Metrics on the test set: Kendall
-tau, Spearman, Pearson, MAE, precision@10 and @20 (the fraction of the true top-k among the predicted
-top-k), fit and predict wall time.
+Per trial: draw distinct labelled cells uniformly from the target's pool (predictors/targets.py), the
+first `test_size` (200) the held-out test set, the rest a training pool; each train size uses the first
+n cells of the pool (nested sets: a larger size adds cells, which pairs the sizes and lowers the
+variance of the curve). Every predictor of a trial sees the same cells. A tuned variant (`xgb-tuned`)
+first chooses its settings by cross-validation on those n training cells alone (predictors/tuning.py),
+then fits like the default. Metrics on the test set: Kendall tau, Spearman, Pearson, MAE, precision@10
+and @20 (the fraction of the true top-k among the predicted top-k); for predictors with a predictive
+std, coverage of its 68% and 95% Gaussian intervals and the Gaussian NLL (predictors/calibration.py);
+wall and CPU time.
 
 Seeds: trial t's cells come from SeedSequence(seed, spawn_key=(t, 0)); a predictor's own randomness from
-SeedSequence(seed, spawn_key=(t, 1, crc32(name), n)), so adding a predictor changes no other's numbers.
+SeedSequence(seed, spawn_key=(t, 1, crc32(name), n)), so adding a predictor changes no other's numbers;
+a tuned variant's search from (t, 2, crc32(name), n), and its final fit uses the default's seed, so the
+two differ by their settings alone.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 import zlib
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # reports are files, never windows
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 import predictors
-from suite import benchmarks
-from suite.benchmarks.base import Arch, Benchmark
+from predictors import calibration, targets, tuning
+from suite.benchmarks.base import Arch
 from suite.errors import NasreproError
 
 TEST_SIZE = 200
@@ -46,21 +47,6 @@ def log_grid(low: int = MIN_TRAIN, high: int = MAX_TRAIN, points: int = 9) -> li
 
 
 DEFAULT_TRAIN_SIZES = log_grid()  # 5, 10, 19, 36, 71, 137, 266, 516, 1000
-
-
-def sample_cells(benchmark: Benchmark, n: int, rng: np.random.Generator) -> list[Arch]:
-    """n distinct cells, uniformly at random; a space with fewer distinct cells is an error."""
-    if benchmark.space_size is not None and n > benchmark.space_size:
-        raise NasreproError(f"{benchmark.name} has {benchmark.space_size} cells, {n} were asked for")
-    cells: dict[str, Arch] = {}
-    attempts = 0
-    while len(cells) < n:
-        arch = benchmark.sample(rng)
-        cells.setdefault(benchmark.key(arch), arch)
-        attempts += 1
-        if attempts > 100 * n:
-            raise NasreproError(f"could not draw {n} distinct cells of {benchmark.name}")
-    return list(cells.values())
 
 
 def precision_at_k(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> float:
@@ -85,19 +71,61 @@ def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     return metrics
 
 
-def _check(predictor_names: Sequence[str], train_sizes: Sequence[int], trials: int) -> None:
-    for name in predictor_names:
-        predictors.get(name)
+def check_request(predictor_names: Sequence[str], train_sizes: Sequence[int], trials: int, seed: int) -> None:
     if not predictor_names:
         raise NasreproError("no predictor to evaluate")
+    for name in predictor_names:
+        tuning.split_name(name)
     if not train_sizes or min(train_sizes) < 2:
         raise NasreproError(f"train sizes must be at least 2 (a fit needs two cells), got {list(train_sizes)}")
     if trials < 1:
         raise NasreproError(f"trials must be at least 1, got {trials}")
+    if seed < 0:
+        raise NasreproError(f"the seed must be a non-negative integer, got {seed}")
+
+
+def _crc(name: str) -> int:
+    return zlib.crc32(name.encode())
+
+
+def _case(
+    target: targets.Target, name: str, n: int, trial: int, seed: int,
+    train: tuple[list[Arch], np.ndarray], test: tuple[list[Arch], np.ndarray],
+    settings: dict[str, Any], tune_config: tuning.TuneConfig,
+) -> dict[str, Any]:
+    """Tune (for a tuned variant), fit on the n training cells, score on the test cells: one result row."""
+    base, tuned = tuning.split_name(name)
+    (archs, y), (test_archs, y_test) = train, test
+    cpu_start, start = time.process_time(), time.perf_counter()
+    chosen = None
+    if tuned:
+        tune_ss = np.random.SeedSequence(seed, spawn_key=(trial, 2, _crc(base), n))
+        chosen = tuning.tune(base, target.benchmark.space, archs, y, tune_ss, tune_config, settings)
+        settings = {**settings, **chosen.settings}
+    tuned_at = time.perf_counter()
+    ss = np.random.SeedSequence(seed, spawn_key=(trial, 1, _crc(base), n))
+    predictor = predictors.build(base, target.benchmark.space, ss, settings).fit(archs, y)
+    fitted = time.perf_counter()
+    if hasattr(predictor, "predict_dist"):
+        mean, std = predictor.predict_dist(test_archs)
+        uncertainty = calibration.gaussian_calibration(y_test, mean, std)
+    else:
+        mean, uncertainty = predictor.predict(test_archs), calibration.empty()
+    predicted = time.perf_counter()
+    return {
+        "benchmark": target.name, "oracle": target.oracle, "predictor": name, "base_predictor": base,
+        "tuned": tuned, "train_size": n, "trial": trial, "seed": seed, "test_size": len(y_test),
+        **score(y_test, np.asarray(mean, dtype=np.float64)), **uncertainty,
+        "tuned_settings": json.dumps(chosen.settings, sort_keys=True) if chosen else "",
+        "cv_tau": chosen.cv_tau if chosen else float("nan"),
+        "tune_configurations": chosen.configurations if chosen else 0,
+        "tune_seconds": tuned_at - start, "fit_seconds": fitted - tuned_at, "predict_seconds": predicted - fitted,
+        "cpu_seconds": time.process_time() - cpu_start,
+    }
 
 
 def evaluate(
-    benchmark_name: str,
+    target_name: str,
     predictor_names: list[str],
     train_sizes: list[int],
     trials: int,
@@ -105,123 +133,21 @@ def evaluate(
     *,
     test_size: int = TEST_SIZE,
     overrides: dict[str, dict] | None = None,
+    tune_config: tuning.TuneConfig | None = None,
 ) -> pd.DataFrame:
-    """One tidy row per (benchmark, predictor, train size, trial). `overrides`: per-predictor settings."""
-    _check(predictor_names, train_sizes, trials)
-    benchmark = benchmarks.get(benchmark_name)
+    """One tidy row per (target, predictor, train size, trial). `overrides`: per-predictor settings (a
+    tuned variant searches on top of its base predictor's)."""
+    check_request(predictor_names, train_sizes, trials, seed)
+    target = targets.get(target_name)
     sizes = sorted(set(train_sizes))
+    tune_config = tune_config or tuning.TuneConfig()
     rows = []
     for trial in range(trials):
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(trial, 0)))
-        cells = sample_cells(benchmark, test_size + sizes[-1], rng)
-        y = np.array([benchmark.query(a).value for a in cells], dtype=np.float64)
-        test, y_test, pool, y_pool = cells[:test_size], y[:test_size], cells[test_size:], y[test_size:]
+        cells, y = target.draw(test_size + sizes[-1], rng)
+        test, pool, y_pool = (cells[:test_size], y[:test_size]), cells[test_size:], y[test_size:]
         for name in predictor_names:
+            settings = dict((overrides or {}).get(tuning.split_name(name)[0]) or {})
             for n in sizes:
-                ss = np.random.SeedSequence(seed, spawn_key=(trial, 1, zlib.crc32(name.encode()), n))
-                predictor = predictors.build(name, benchmark.space, ss, (overrides or {}).get(name))
-                start = time.perf_counter()
-                predictor.fit(pool[:n], y_pool[:n])
-                fitted = time.perf_counter()
-                y_pred = np.asarray(predictor.predict(test), dtype=np.float64)
-                predicted = time.perf_counter()
-                rows.append({
-                    "benchmark": benchmark.name, "oracle": benchmark.oracle, "predictor": name,
-                    "train_size": n, "trial": trial, "seed": seed, "test_size": test_size,
-                    **score(y_test, y_pred),
-                    "fit_seconds": fitted - start, "predict_seconds": predicted - fitted,
-                })
+                rows.append(_case(target, name, n, trial, seed, (pool[:n], y_pool[:n]), test, settings, tune_config))
     return pd.DataFrame(rows)
-
-
-def leaderboard(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean rank by Kendall tau within each (benchmark, train size, trial); a NaN tau ranks last."""
-    ranks = df.assign(
-        rank=df.groupby(["benchmark", "train_size", "trial"])["kendall_tau"].rank(
-            ascending=False, method="average", na_option="bottom"
-        )
-    )
-    board = ranks.groupby("predictor").agg(
-        mean_rank=("rank", "mean"), mean_tau=("kendall_tau", "mean"),
-        mean_precision_at_20=("precision_at_20", "mean"), mean_fit_seconds=("fit_seconds", "mean"),
-        cases=("rank", "size"),
-    )
-    return board.sort_values("mean_rank").reset_index()
-
-
-def _markdown(table: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    def cell(v: object) -> str:
-        return format(v, floatfmt) if isinstance(v, float | np.floating) else str(v)
-
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|---" * len(table.columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines)
-
-
-def _tau_table(df: pd.DataFrame) -> pd.DataFrame:
-    agg = df.groupby(["predictor", "train_size"])["kendall_tau"].agg(["mean", "std"])
-    text = agg.apply(lambda r: f"{r['mean']:.3f} ± {0 if np.isnan(r['std']) else r['std']:.3f}", axis=1)
-    return text.unstack("train_size").reset_index()
-
-
-def _plot_tau(df: pd.DataFrame, path: Path) -> Path:
-    names = sorted(df["benchmark"].unique())
-    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
-        sub = df[df["benchmark"] == name]
-        for predictor, rows in sub.groupby("predictor"):
-            curve = rows.groupby("train_size")["kendall_tau"].agg(["mean", "std"]).fillna(0.0)
-            ax.errorbar(curve.index, curve["mean"], yerr=curve["std"], label=predictor, marker="o", capsize=2)
-        ax.set(title=f"{name} ({sub['oracle'].iloc[0]})", xscale="log", xlabel="training cells",
-               ylabel="Kendall tau on held-out cells (mean ± sd)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def write_report(df: pd.DataFrame, out_dir: Path | str) -> Path:
-    """results.csv (the tidy table), leaderboard.csv, tau.png and report.md under out_dir."""
-    if df.empty:
-        raise NasreproError("no predictor results to report")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out / "results.csv", index=False)
-    board = leaderboard(df)
-    board.to_csv(out / "leaderboard.csv", index=False)
-    figure = _plot_tau(df, out / "tau.png")
-    trials = sorted(df["trial"].unique())
-    lines = [
-        "# Predictor benchmark",
-        "",
-        f"Protocol of White et al. 2021 (NAS-Bench-Suite): {len(trials)} trial(s) (seed {df['seed'].iloc[0]}), "
-        f"a held-out test set of {df['test_size'].iloc[0]} uniformly drawn cells per trial, nested training "
-        "sets drawn from the same distribution; target: the search metric (validation accuracy). "
-        f"Benchmarks: {', '.join(f'{b} ({o})' for b, o in df[['benchmark', 'oracle']].drop_duplicates().values)}.",
-        "",
-        "## Leaderboard",
-        "",
-        "Mean rank by Kendall tau over every (benchmark, train size, trial); 1 is best.",
-        "",
-        _markdown(board),
-        "",
-        f"![Kendall tau against training size]({figure.name})",
-        "",
-    ]
-    for name, sub in df.groupby("benchmark"):
-        largest = sub["train_size"].max()
-        at_largest = sub[sub["train_size"] == largest].groupby("predictor")[
-            [*METRICS, "fit_seconds", "predict_seconds"]
-        ].mean().reset_index()
-        lines += [
-            f"## {name}", "",
-            "Kendall tau (mean ± sd over trials) by number of training cells:", "",
-            _markdown(_tau_table(sub)), "",
-            f"All metrics at {largest} training cells (means over trials):", "",
-            _markdown(at_largest), "",
-        ]
-    path = out / "report.md"
-    path.write_text("\n".join(lines))
-    return path

@@ -1,9 +1,10 @@
 """Tree ensembles on a cell encoding: XGBoost and random forest.
 
 Defaults are NASLib's, the settings of White et al. 2021 ("How Powerful are Performance Predictors in
-Neural Architecture Search?"): XGBoost max_depth 6, min_child_weight 1, learning rate 0.3, 500
-boosting rounds; random forest 116 trees, max_features 0.1706, min_samples_leaf 2, no bootstrap
-(copied there from NAS-Bench-301's tuned forest).
+Neural Architecture Search?"): XGBoost max_depth 6, min_child_weight 1, learning rate 0.3, column
+subsampling 1 per tree and per level, 500 boosting rounds; random forest 116 trees, max_features 0.1706,
+min_samples_leaf 2, no bootstrap (copied there from NAS-Bench-301's tuned forest). The settings NASLib's
+random search varies are fields here too (see predictors/tuning.py).
 """
 
 from __future__ import annotations
@@ -24,11 +25,15 @@ class XgbConfig:
     max_depth: int = 6
     learning_rate: float = 0.3
     min_child_weight: float = 1.0
+    colsample_bytree: float = 1.0
+    colsample_bylevel: float = 1.0
 
     def __post_init__(self) -> None:
         check_encoding(self.encoding)
         if self.n_estimators < 1 or self.max_depth < 1 or self.learning_rate <= 0:
             raise ValueError("need n_estimators >= 1, max_depth >= 1, learning_rate > 0")
+        if not (0 < self.colsample_bytree <= 1 and 0 < self.colsample_bylevel <= 1):
+            raise ValueError("colsample_bytree and colsample_bylevel must be in (0, 1]")
 
 
 class XgbPredictor(EncodedPredictor):
@@ -44,7 +49,8 @@ class XgbPredictor(EncodedPredictor):
         # One thread: xgboost's multithreaded histogram sums are not bit-reproducible across thread counts.
         self.model = xgboost.XGBRegressor(
             n_estimators=c.n_estimators, max_depth=c.max_depth, learning_rate=c.learning_rate,
-            min_child_weight=c.min_child_weight, objective="reg:squarederror", n_jobs=1,
+            min_child_weight=c.min_child_weight, colsample_bytree=c.colsample_bytree,
+            colsample_bylevel=c.colsample_bylevel, objective="reg:squarederror", n_jobs=1,
             random_state=self.seed,
         )
         self.model.fit(X, z)
@@ -66,6 +72,8 @@ class RfConfig:
         check_encoding(self.encoding)
         if self.n_estimators < 1 or not 0 < self.max_features <= 1:
             raise ValueError("need n_estimators >= 1 and 0 < max_features <= 1")
+        if self.min_samples_leaf < 1 or self.min_samples_split < 2:
+            raise ValueError("need min_samples_leaf >= 1 and min_samples_split >= 2")
 
 
 class RfPredictor(UncertainEncodedPredictor):

@@ -183,67 +183,18 @@ def cmd_store_check(args: argparse.Namespace) -> int:
 
 
 def cmd_predictors(args: argparse.Namespace) -> int:
-    import hashlib
-    import json
+    from predictors import evaluate, tuning
+    from predictors.bench_run import run_benchmark
 
-    import pandas as pd
-
-    import predictors
-    from predictors import evaluate
-    from suite import benchmarks
-
-    names = _names(args.benchmark)
-    for name in names:
-        benchmarks.check_name(name)
-    _check_cache(names)
-    predictor_names = list(_names(args.predictor))
-    for name in predictor_names:
-        predictors.get(name)
+    names = list(_names(args.predictor))
+    if args.tune:  # the tuned variant of every listed predictor that has a tuning space
+        names += [f"{n}{tuning.TUNED_SUFFIX}" for n in names if n in tuning.SPACES]
     sizes = evaluate.DEFAULT_TRAIN_SIZES if args.train_sizes is None else _positive_ints(args.train_sizes)
-    if args.trials < 1:
-        raise NasreproError("--trials must be at least 1")
-    from suite import atomic
-
-    atomic.check_writable_dir(args.out)
-    parts = Path(args.out) / "parts"
-    frames = []
-    # One finished benchmark is one file, so an interrupted benchmark run resumes at the next benchmark.
-    for name in names:
-        usable = _applicable(predictor_names, benchmarks.get(name))
-        setting = json.dumps([name, usable, sizes, args.trials, args.seed], sort_keys=True)
-        part = parts / f"{name}-{hashlib.sha256(setting.encode()).hexdigest()[:12]}.csv"
-        if part.is_file():
-            frames.append(pd.read_csv(part))
-            print(f"{name}: already done ({part})")
-            continue
-        frame = evaluate.evaluate(name, usable, sizes, args.trials, args.seed)
-        parts.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(part.with_suffix(".tmp"), index=False)
-        part.with_suffix(".tmp").replace(part)
-        frames.append(frame)
-        print(f"{name}: done")
-    with atomic.staged(Path(args.out)) as stage:
-        path = evaluate.write_report(pd.concat(frames, ignore_index=True), stage)
-    print(f"predictor report written to {Path(args.out) / path.relative_to(stage)}")
+    tune_config = tuning.TuneConfig(trials=args.tune_trials, folds=args.tune_folds)
+    path = run_benchmark(Path(args.out), list(_names(args.benchmark)), list(dict.fromkeys(names)), sizes,
+                         args.trials, args.seed, tune_config=tune_config)
+    print(f"predictor report written to {path}")
     return 0
-
-
-def _applicable(predictor_names: list[str], bench) -> list[str]:
-    """The predictors that can work on `bench`; a baseline on a metric the benchmark lacks is skipped, saying so."""
-    import numpy as np
-
-    import predictors
-
-    usable = []
-    for name in predictor_names:
-        try:
-            predictors.build(name, bench.space, np.random.SeedSequence(0), None)
-            usable.append(name)
-        except NasreproError as exc:
-            print(f"{bench.name}: skipping predictor {name}: {exc}")
-    if not usable:
-        raise NasreproError(f"none of the predictors {predictor_names} applies to {bench.name}")
-    return usable
 
 
 def _positive_ints(text: str) -> list[int]:
@@ -341,11 +292,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=cmd_report)
 
     pred = sub.add_parser("predictors", help="the predictor benchmark (White et al. 2021 protocol)")
-    pred.add_argument("--benchmark", required=True, help="comma-separated benchmark names")
+    pred.add_argument("--benchmark", required=True,
+                      help="comma-separated targets: benchmark names, nb101-valid20k, nb101-test6760")
     pred.add_argument("--predictor", required=True, help="comma-separated predictor names")
     pred.add_argument("--train-sizes", default=None, help="e.g. 5,10,20 (default: 9 sizes on a log grid 5..1000)")
     pred.add_argument("--trials", type=int, default=5, help="repeated trials with fresh cells (default 5)")
-    pred.add_argument("--seed", type=int, default=0)
+    pred.add_argument("--seed", type=int, default=0, help="root seed of cells, fits and tuning (default 0)")
+    pred.add_argument("--tune", action="store_true",
+                      help="also run the tuned variant (e.g. xgb-tuned) of each listed predictor that has a "
+                           "tuning space; or list NAME-tuned in --predictor")
+    pred.add_argument("--tune-trials", type=int, default=20, help="configurations per tuning (default 20)")
+    pred.add_argument("--tune-folds", type=int, default=3, help="cross-validation folds of tuning (default 3)")
     pred.add_argument("--out", required=True, help="output directory, e.g. results/predictors")
     pred.set_defaults(func=cmd_predictors)
 

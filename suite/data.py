@@ -44,7 +44,7 @@ FILES: dict[str, DataFile] = {
         DataFile(
             "nb101/nb101_test_evox6760.csv.gz",
             "653298eebfc7a1bedde6ba99b48ad69d83211748634e0cad41f30aeb9dac1276",
-            "NAS-Bench-101, real 108-epoch test accuracy of 6,760 cells",
+            "NAS-Bench-101, real 108-epoch test accuracy (mean of 3 repeats) of 6,760 cells",
         ),
         DataFile(
             "nb301/yahpo_nb301_surrogate.onnx",

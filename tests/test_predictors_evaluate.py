@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from predictors.evaluate import evaluate, leaderboard, log_grid, precision_at_k, score, write_report
+from predictors.bench_report import leaderboard, mean_ci, write_report
+from predictors.evaluate import evaluate, log_grid, precision_at_k, score
 from suite.errors import NasreproError
 
 
@@ -39,7 +40,10 @@ def test_score_of_a_perfect_and_a_constant_prediction():
 def test_tidy_table_one_row_per_case(table):
     assert len(table) == 2 * 2 * 2
     assert {"benchmark", "predictor", "train_size", "trial", "kendall_tau", "spearman", "pearson", "mae",
-            "precision_at_10", "precision_at_20", "fit_seconds", "predict_seconds"} <= set(table.columns)
+            "precision_at_10", "precision_at_20", "fit_seconds", "predict_seconds", "cpu_seconds",
+            "coverage_68", "coverage_95", "nll", "tuned", "tuned_settings", "cv_tau"} <= set(table.columns)
+    # neither predictor states an uncertainty, and neither is tuned
+    assert table[["coverage_68", "coverage_95", "nll", "cv_tau"]].isna().all().all() and not table["tuned"].any()
     assert not table.duplicated(["benchmark", "predictor", "train_size", "trial"]).any()
     assert (table["test_size"] == 200).all() and (table["benchmark"] == "nb201-cifar10").all()
     # trials draw different cells, so the baseline's tau differs between trials
@@ -49,8 +53,17 @@ def test_tidy_table_one_row_per_case(table):
 
 def test_same_seed_same_table(table):
     again = evaluate("nb201-cifar10", ["xgb", "flops"], [5, 30], trials=2, seed=3)
-    timing = ["fit_seconds", "predict_seconds"]
+    timing = ["fit_seconds", "predict_seconds", "tune_seconds", "cpu_seconds"]
     pd.testing.assert_frame_equal(table.drop(columns=timing), again.drop(columns=timing))
+
+
+def test_mean_ci_is_the_t_interval_of_the_mean():
+    x = np.array([0.1, 0.3, 0.2, 0.6])
+    mean, low, high = mean_ci(x)
+    # by hand: sd = 0.21602, t(0.975, 3) = 3.18245, half-width = 3.18245 * 0.21602 / 2 = 0.34374
+    assert mean == pytest.approx(0.3) and low == pytest.approx(0.3 - 0.343738, abs=1e-5)
+    assert high == pytest.approx(0.3 + 0.343738, abs=1e-5)
+    assert np.isnan(mean_ci([0.5])[1]) and mean_ci([0.5, np.nan])[0] == 0.5
 
 
 def test_leaderboard_ranks_by_tau():
@@ -78,8 +91,10 @@ def test_bad_requests_are_clear_errors(nb201_c10):
         evaluate("nb201-cifar10", ["svm"], [10], 1, 0)
     with pytest.raises(NasreproError, match="at least 2"):
         evaluate("nb201-cifar10", ["xgb"], [1, 10], 1, 0)
-    with pytest.raises(NasreproError, match="unknown benchmark"):
+    with pytest.raises(NasreproError, match="unknown predictor-benchmark target"):
         evaluate("nb999", ["xgb"], [10], 1, 0)
+    with pytest.raises(NasreproError, match="non-negative"):
+        evaluate("nb201-cifar10", ["xgb"], [10], 1, -1)
     with pytest.raises(NasreproError, match="cells"):
         evaluate("nb201-cifar10", ["xgb"], [16000], 1, 0)
     with pytest.raises(NasreproError, match="no predictor results"):
