@@ -17,7 +17,7 @@ STUDY_METHODS ?= rs,re,ganas,ganas-mle
 # Another budget gets its own store and report: `make reproduce-nb201 BUDGET=300` -> runs/nb201-300, results/nb201-300.
 SUFFIX := $(if $(filter 150,$(BUDGET)),,-$(BUDGET))
 
-.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 surrogate-report-nb101 tune-ganas budget-study-nb201 budget-study-nb101 reproduce-predictors leaderboard clean
+.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 ganas-predictor surrogate-report-nb101 tune-ganas budget-study-nb201 budget-study-nb101 reproduce-predictors leaderboard clean
 
 setup: $(STAMP)
 
@@ -81,10 +81,23 @@ surrogate-report-nb101: setup
 	$(NASREPRO) data surrogate-report --out results/nb101/surrogate.md
 
 reproduce-nb301: setup
+	$(NASREPRO) data prepare nb301
 	$(NASREPRO) run --benchmark nb301 --method $(METHODS) \
 		--seeds $(SEEDS) --budget $(BUDGET) --experiment-seed $(EXPERIMENT_SEED) --out runs/nb301$(SUFFIX) --workers $(WORKERS)
 	$(NASREPRO) verify runs/nb301$(SUFFIX) --sample 10
 	$(NASREPRO) report runs/nb301$(SUFFIX) --out results/nb301$(SUFFIX) --title "NAS-Bench-301: $(BUDGET) queries, seeds $(SEEDS) of experiment seed $(EXPERIMENT_SEED)"
+
+# GA-NAS with a predictor-filtered proposal pool (xgb) beside plain GA-NAS, on every benchmark.
+GANAS_PREDICTOR_BENCHMARKS := nb201-cifar10,nb201-cifar100,nb201-imagenet16,nb101,nb301
+ganas-predictor: setup
+	$(NASREPRO) data prepare nb101,nb301
+	$(NASREPRO) run --benchmark $(GANAS_PREDICTOR_BENCHMARKS) --method ganas --seeds $(SEEDS) --budget $(BUDGET) \
+		--experiment-seed $(EXPERIMENT_SEED) --out runs/ganas-predictor --workers $(WORKERS)
+	$(NASREPRO) run --benchmark $(GANAS_PREDICTOR_BENCHMARKS) --method ganas --predictor xgb --seeds $(SEEDS) \
+		--budget $(BUDGET) --experiment-seed $(EXPERIMENT_SEED) --out runs/ganas-predictor --workers $(WORKERS)
+	$(NASREPRO) verify runs/ganas-predictor --sample 10
+	$(NASREPRO) report runs/ganas-predictor --out results/ganas-predictor \
+		--title "GA-NAS with and without a predictor: $(BUDGET) queries, seeds $(SEEDS) of experiment seed $(EXPERIMENT_SEED)"
 
 # The predictor benchmark (White et al. 2021 protocol): every predictor on NB201 (3 datasets), NB101 (real labels:
 # the 20k validation sample and the 6,760 test-accuracy cells) and NB301 (surrogate), 5 trials, 4 train sizes,

@@ -211,6 +211,10 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _raise_interrupted(signum: int, frame: object) -> None:
+    # Ignore further stop signals before raising: a second Ctrl-C landing while the stop is handled (before
+    # the workers are ended) would otherwise raise again past pool.stop() and leave the pool to be joined.
+    for s in _STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
     raise Interrupted(signum)
 
 
@@ -243,8 +247,11 @@ def run_experiment(
             _attempt(result, run, outcome)
             bar.update()
     except (Interrupted, KeyboardInterrupt) as exc:
+        # Stopping: later signals stay ignored until the process exits (restoring the previous handlers
+        # here would let a second Ctrl-C during the exit raise KeyboardInterrupt past the one-line message).
         for s in _STOP_SIGNALS:
             signal.signal(s, signal.SIG_IGN)
+        previous = {}
         if pool is not None:
             pool.stop()
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT

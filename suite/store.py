@@ -211,4 +211,14 @@ def _writer_gone(partial: Path) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed writer whose parent died too stays a zombie until something reaps it (in a container whose
+    first process reaps nothing, for good); signal 0 still reaches it, but it writes nothing any more."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no procfs (not Linux), or it just went
+        return False
+    return stat[stat.rindex(")") + 2 :].startswith("Z")
