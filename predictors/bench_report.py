@@ -15,7 +15,7 @@ from scipy import stats
 from predictors import baseline
 from predictors.calibration import LEVELS
 from predictors.evaluate import METRICS
-from predictors.parts import atomic_path
+from suite.atomic import replaced
 from suite.errors import NasreproError
 
 CASE = ["benchmark", "train_size", "trial"]
@@ -171,7 +171,7 @@ def _title(sub: pd.DataFrame, name: str) -> str:
 
 def _save(fig: plt.Figure, path: Path, dpi: int) -> None:
     fig.tight_layout()
-    with atomic_path(path) as tmp:
+    with replaced(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip("."))
     plt.close(fig)
 
@@ -236,10 +236,10 @@ def write_report(df: pd.DataFrame, out_dir: Path | str) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # each file is written whole or not at all: an interrupted report never leaves half a table
-    with atomic_path(out / "results.csv") as tmp:
+    with replaced(out / "results.csv") as tmp:
         df.to_csv(tmp, index=False)
     board = leaderboard(df)
-    with atomic_path(out / "leaderboard.csv") as tmp:
+    with replaced(out / "leaderboard.csv") as tmp:
         board.to_csv(tmp, index=False)
     tau_figure = _plot_tau(df, out / "tau.png")
     cal_figure = _plot_calibration(df, out / "calibration.png")
@@ -308,6 +308,6 @@ def write_report(df: pd.DataFrame, out_dir: Path | str) -> Path:
             _markdown(at_largest), "",
         ]
     path = out / "report.md"
-    with atomic_path(path) as tmp:
+    with replaced(path) as tmp:
         tmp.write_text("\n".join(lines))
     return path

@@ -15,15 +15,15 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-TMP_SUFFIX = ".tmp"
+from suite.atomic import TMP_SUFFIX, replaced
+
 DAMAGED = "damaged"
 
 
@@ -46,21 +46,8 @@ def part_for(parts_dir: Path, target: str, setting: dict[str, Any], rows: int) -
     return Part(parts_dir / f"{target}-{digest}.csv", setting, rows)
 
 
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path` to write; renamed onto `path` when the block succeeds, removed if not."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-    try:
-        yield tmp
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _write_bytes(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
+    with replaced(path) as tmp:
         tmp.write_bytes(data)
 
 

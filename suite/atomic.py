@@ -16,6 +16,8 @@ from pathlib import Path
 
 from suite.errors import NasreproError
 
+TMP_SUFFIX = ".tmp"
+
 
 def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
     """`path` is, or can be made, a directory this process can write into; else one line naming it."""
@@ -25,13 +27,33 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
     if target.exists() and not target.is_dir():
         raise NasreproError(f"{flag} {target} is not a directory")
     try:
-        target.mkdir(parents=True, exist_ok=True)
-        probe = target / f".nasrepro-write-test-{uuid.uuid4().hex[:8]}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        make_writable_dir(target)
     except OSError as exc:
         raise NasreproError(f"{flag} {target} is not writable: {exc.strerror or exc}") from None
     return target
+
+
+def make_writable_dir(path: Path) -> None:
+    """Create `path` if needed and prove this process can write into it (OSError if not): permissions
+    alone do not tell (read-only mounts, root on a read-only filesystem)."""
+    path.mkdir(parents=True, exist_ok=True)
+    probe = path / f".nasrepro-write-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    probe.write_bytes(b"")
+    probe.unlink()
+
+
+@contextmanager
+def replaced(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write; renamed onto `path` when the block succeeds, removed if not.
+    Named after the writer's process, so a cleaner can tell whether its writer is gone."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    try:
+        yield tmp
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import platformdirs
 
+from suite.atomic import make_writable_dir
 from suite.errors import DataError
 
 DATA_ENV = "NASREPRO_DATA"
@@ -81,10 +82,7 @@ def cache_dir() -> Path:
     env = os.environ.get(CACHE_ENV)
     path = Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("nasrepro"))
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        make_writable_dir(path)
     except OSError as exc:
         raise DataError(
             f"cache directory {path} is not a writable directory ({exc.strerror or exc}); "

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from predictors import parts
+from suite import atomic
 from suite.cli import main
 
 ARGS = ["predictors", "--benchmark", "nb201-cifar10", "--predictor", "flops,xgb", "--train-sizes", "5,10",
@@ -95,7 +96,7 @@ def test_temporary_files_are_removed_only_when_their_writer_is_gone(tmp_path):
 
 def test_an_interrupted_write_leaves_no_part(tmp_path):
     target = tmp_path / "x.csv"
-    with pytest.raises(RuntimeError), parts.atomic_path(target) as tmp:
+    with pytest.raises(RuntimeError), atomic.replaced(target) as tmp:
         tmp.write_text("half a ta")
         raise RuntimeError("killed")
     assert not target.exists() and not list(tmp_path.iterdir())
