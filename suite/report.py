@@ -384,7 +384,7 @@ def _pair_rows(table: pd.DataFrame) -> pd.DataFrame:
                 "Holm p": _p3(r.p_holm),
                 "HL shift [95% CI]": "–"
                 if pd.isna(r.p)
-                else f"{r.hl_shift:+.2f} [{_signed(r.hl_low)}, {_signed(r.hl_high)}]",
+                else "{} [{}, {}]".format(*map(significance.signed, (r.hl_shift, r.hl_low, r.hl_high))),
                 "P(A better) / P(equiv.) / P(B better)": "–"
                 if pd.isna(r.p_equivalent)
                 else f"{r.p_a_better:.2f} / {r.p_equivalent:.2f} / {r.p_b_better:.2f}",
@@ -398,10 +398,6 @@ def _pair_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 def _p3(p: float) -> str:
     return "–" if pd.isna(p) else f"{p:.3g}"
-
-
-def _signed(value: float) -> str:
-    return "∞" if value == float("inf") else "-∞" if value == float("-inf") else f"{value:+.2f}"
 
 
 def _significance_section(c: _Context) -> list[doc.Block]:

@@ -158,8 +158,9 @@ def pairwise(
     return pd.DataFrame(rows)
 
 
-def _signed(value: float) -> str:
-    return "∞" if value == np.inf else "-∞" if value == -np.inf else f"{value:+.2f}"
+def signed(value: float) -> str:
+    """A shift in points with its sign; a value that rounds to zero reads +0.00, never -0.00."""
+    return "∞" if value == np.inf else "-∞" if value == -np.inf else f"{round(value, 2) + 0.0:+.2f}"
 
 
 def _p(p: float) -> str:
@@ -184,7 +185,7 @@ def verdict(row: Mapping) -> str:
         parts.append(f"{words} with probability {probability:.2f}")
     else:
         parts.append("unpaired runs, no Bayesian signed-rank test")
-    parts.append(f"HL shift {_signed(row['hl_shift'])} [{_signed(row['hl_low'])}, {_signed(row['hl_high'])}]")
+    parts.append(f"HL shift {signed(row['hl_shift'])} [{signed(row['hl_low'])}, {signed(row['hl_high'])}]")
     parts.append(f"p={_p(row['p'])} (Holm {_p(row['p_holm'])})")
     note = f" ({row['note']})" if row.get("note") else ""
     return f"{head}: " + "; ".join(parts) + note + "."

@@ -222,3 +222,8 @@ def test_disagreement_between_pairwise_tests_and_nemenyi_gets_one_line_naming_th
     lines = sig.disagreements(table, result)
     assert len(lines) == 1 and lines[0].startswith("a vs b (Nemenyi p = ")
     assert "its paired test finds a difference, Nemenyi does not" in lines[0]
+
+
+def test_a_shift_that_rounds_to_zero_reads_plus_zero_and_infinities_read_as_such():
+    assert [sig.signed(v) for v in (-0.001, -0.0, 0.004, -0.2, np.inf, -np.inf)] == [
+        "+0.00", "+0.00", "+0.00", "-0.20", "∞", "-∞"]
