@@ -226,10 +226,11 @@ def test_two_writers_on_one_store_both_succeed_with_the_runs_of_one_run(made, tm
 
 
 # -- signals: a clean stop, nothing orphaned -------------------------------------------------------------------
-def _start(tmp_path):
+def _start(tmp_path, request):
     args = [sys.executable, "-m", "suite.cli", "run", "--benchmark", "nb201-cifar10", "--method", "rs,re",
             "--seeds", "0-199", "--budget", "100", "--quiet", "--workers", "2", "--out", str(tmp_path / "s")]
     process = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    request.addfinalizer(process.kill)  # a test that fails (e.g. a hung stop) leaves no process behind
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(Store(tmp_path / "s").run_ids()) < 2:
         time.sleep(0.2)
@@ -246,8 +247,8 @@ def _all_gone(processes, within=15.0):
 
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_a_signal_stops_within_seconds_ends_the_workers_and_says_how_to_resume(tmp_path, signum, status):
-    process, workers = _start(tmp_path)
+def test_a_signal_stops_within_seconds_ends_the_workers_and_says_how_to_resume(tmp_path, request, signum, status):
+    process, workers = _start(tmp_path, request)
     process.send_signal(signum)
     _, err = process.communicate(timeout=20)
     assert process.returncode == status
@@ -259,8 +260,8 @@ def test_a_signal_stops_within_seconds_ends_the_workers_and_says_how_to_resume(t
     assert len(Store(tmp_path / "s").run_ids()) == stored < 400  # queued runs cancelled, none written after
 
 
-def test_a_second_ctrl_c_does_not_hang(tmp_path):
-    process, workers = _start(tmp_path)
+def test_a_second_ctrl_c_does_not_hang(tmp_path, request):
+    process, workers = _start(tmp_path, request)
     process.send_signal(signal.SIGINT)
     time.sleep(0.05)
     process.send_signal(signal.SIGINT)
@@ -269,8 +270,8 @@ def test_a_second_ctrl_c_does_not_hang(tmp_path):
     assert _all_gone(workers)
 
 
-def test_kill_9_of_the_parent_leaves_no_orphan_and_the_rerun_completes(tmp_path):
-    process, workers = _start(tmp_path)
+def test_kill_9_of_the_parent_leaves_no_orphan_and_the_rerun_completes(tmp_path, request):
+    process, workers = _start(tmp_path, request)
     process.kill()
     process.wait()
     assert _all_gone(workers)
