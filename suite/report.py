@@ -220,7 +220,7 @@ def _diagnostics_section(c: _Context) -> list[doc.Block]:
             "above 1, which it raises when a batch holds no new cell (our addition to the published algorithm); "
             "`max_temperature` the largest temperature used."
         ),
-        doc.Table(table),
+        doc.Table(table.round({"mean": 3, "max": 3})),
     ]
 
 
