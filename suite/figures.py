@@ -181,7 +181,12 @@ def target_ecdf(per_run: pd.DataFrame, targets: list[str], colors: dict, path: P
 def cd_diagram(result: Omnibus, path: Path) -> Path:
     k = len(result.avg_ranks)
     fig, ax = plt.subplots(figsize=(7, 1.2 + 0.35 * k))
-    sp.critical_difference_diagram(result.avg_ranks, result.posthoc, ax=ax)
+    drawn = sp.critical_difference_diagram(result.avg_ranks, result.posthoc, ax=ax)
+    # scikit-posthocs draws each crossbar through its members in the order of a Python set, which changes
+    # with the process's string hashing: sorted, two reports of one store are the same bytes.
+    for bar in drawn["crossbars"]:
+        for line in bar:
+            line.set_xdata(sorted(line.get_xdata()))
     cd = f", Nemenyi CD = {result.cd:.2f}" if result.cd is not None else ""
     ax.set_title(
         f"average rank over {len(result.scores)} {result.blocks} ({result.test} p = {result.p:.2g}{cd})",

@@ -1,6 +1,8 @@
 import base64
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -187,10 +189,14 @@ def test_report_html_renders_in_headless_chromium(report, tmp_path):
     assert not re.search(r"Uncaught|SyntaxError|Failed to load resource", result.stderr)
 
 
-@pytest.mark.slow
-def test_the_same_store_gives_a_byte_identical_report(store, report, tmp_path):
+@pytest.mark.parametrize("hash_seed", ["1", "2"])
+def test_the_same_store_gives_a_byte_identical_report(store, report, tmp_path, hash_seed):
+    # Another process with another string hashing (set order) must write the same bytes: it once did not
+    # (the CD diagram's crossbars followed a set's order).
     again = tmp_path / "again"
-    write_report([store], again, title="test report")
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    subprocess.run([sys.executable, "-m", "suite.cli", "report", str(store), "--out", str(again),
+                    "--title", "test report"], check=True, capture_output=True, env=env)
     for path in report.iterdir():
         assert (again / path.name).read_bytes() == path.read_bytes(), path.name
 
@@ -205,3 +211,27 @@ def test_rope_is_settable_from_the_command_line(store, tmp_path, capsys):
     assert (pairs["rope"] == 0.5).all() and "within 0.5 points" in (tmp_path / "r" / "report.md").read_text()
     assert main(["report", str(store), "--out", str(tmp_path / "r2"), "--rope", "-1"]) == 2
     assert "--rope takes a non-negative number" in capsys.readouterr().err
+
+
+_CD_SCRIPT = """
+import sys
+import numpy as np, pandas as pd
+from pathlib import Path
+from suite import figures, significance
+rng = np.random.default_rng(0)
+names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
+scores = pd.DataFrame(rng.normal(np.arange(6) * 0.15, 0.5, size=(40, 6)), columns=names)
+omnibus = significance.omnibus(scores, "seeds")
+figures.cd_diagram(omnibus, Path(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("hash_seed", ["3", "4"])
+def test_the_cd_diagram_does_not_depend_on_string_hashing(tmp_path, hash_seed):
+    def draw(seed: str) -> bytes:
+        path = tmp_path / f"cd-{seed}.png"
+        subprocess.run([sys.executable, "-c", _CD_SCRIPT, str(path)], check=True, capture_output=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed})
+        return path.read_bytes()
+
+    assert draw(hash_seed) == draw("0")
