@@ -29,7 +29,7 @@ from suite import data
 from suite.benchmarks import nb101_official as official
 from suite.benchmarks import nb101_space as space
 from suite.benchmarks import nb101_surrogate as surrogate
-from suite.benchmarks.base import CellGraph, Observation
+from suite.benchmarks.base import Observation, OnSpace
 from suite.errors import DataError, InvalidArchitecture
 
 # Renamed when the final metric became predicted test accuracy (it was predicted validation accuracy
@@ -102,7 +102,7 @@ def _tabular_oracle(cells: space.CellTable, settings: Nb101Settings, source: Pat
     )
 
 
-class Nb101:
+class Nb101(OnSpace):
     name = "nb101"
     has_cost = True
 
@@ -129,27 +129,6 @@ class Nb101:
         self.optimum = float(final.max())
         self.final_values = np.sort(final)
         self.final_values.setflags(write=False)
-
-    def sample(self, rng: np.random.Generator) -> int:
-        return self.space.sample(rng)
-
-    def mutate(self, arch: int, rng: np.random.Generator) -> int:
-        return self.space.mutate(arch, rng)
-
-    def neighbors(self, arch: int) -> list[int]:
-        return self.space.neighbors(arch)
-
-    def key(self, arch: int) -> str:
-        return self.space.key(arch)
-
-    def graph(self, arch: int) -> CellGraph:
-        return self.space.graph(arch)
-
-    def from_graph(self, graph: CellGraph) -> int:
-        return self.space.from_graph(graph)
-
-    def costs(self, arch: int) -> dict[str, float]:
-        return self.space.costs(arch)
 
     def query(self, arch: int, *, epochs: int | None = None) -> Observation:
         if epochs not in (None, official.EPOCHS):
