@@ -17,7 +17,7 @@ STUDY_METHODS ?= rs,re,ganas,ganas-mle
 # Another budget gets its own store and report: `make reproduce-nb201 BUDGET=300` -> runs/nb201-300, results/nb201-300.
 SUFFIX := $(if $(filter 150,$(BUDGET)),,-$(BUDGET))
 
-.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 ganas-predictor surrogate-report-nb101 tune-ganas budget-study-nb201 budget-study-nb101 reproduce-predictors leaderboard clean
+.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 ganas-predictor ganas-variants surrogate-report-nb101 tune-ganas budget-study-nb201 budget-study-nb101 reproduce-predictors leaderboard clean
 
 setup: $(STAMP)
 
@@ -100,6 +100,19 @@ ganas-predictor: setup
 	$(NASREPRO) verify runs/ganas-predictor --sample 10
 	$(NASREPRO) report runs/ganas-predictor --out results/ganas-predictor \
 		--title "GA-NAS with and without a predictor: $(BUDGET) queries, seeds $(SEEDS) of experiment seed $(EXPERIMENT_SEED)"
+
+# GA-NAS's departures measured: the other reading of the paper's pair construction (pairs=same-set) and a
+# random reward in place of the discriminator's, beside plain GA-NAS, on NB201 CIFAR-10 and NB101.
+ganas-variants: setup
+	$(NASREPRO) data prepare nb101
+	$(NASREPRO) run --benchmark nb201-cifar10,nb101 --method ganas --seeds $(SEEDS) --budget $(BUDGET) \
+		--experiment-seed $(EXPERIMENT_SEED) --out runs/ganas-variants --workers $(WORKERS)
+	$(NASREPRO) run --benchmark nb201-cifar10,nb101 --method ganas --set ganas.pairs=same-set --seeds $(SEEDS) \
+		--budget $(BUDGET) --experiment-seed $(EXPERIMENT_SEED) --out runs/ganas-variants --workers $(WORKERS)
+	$(NASREPRO) run --benchmark nb201-cifar10,nb101 --method ganas --set ganas.reward=random --seeds $(SEEDS) \
+		--budget $(BUDGET) --experiment-seed $(EXPERIMENT_SEED) --out runs/ganas-variants --workers $(WORKERS)
+	$(NASREPRO) report runs/ganas-variants --out results/ganas-variants \
+		--title "GA-NAS and its variants (pairs=same-set, reward=random): $(BUDGET) queries, seeds $(SEEDS) of experiment seed $(EXPERIMENT_SEED)"
 
 # The predictor benchmark (White et al. 2021 protocol): every predictor on NB201 (3 datasets), NB101 (real labels:
 # the 20k validation sample and the 6,760 test-accuracy cells) and NB301 (surrogate), 5 trials, 4 train sizes,
