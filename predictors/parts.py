@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from suite.atomic import TMP_SUFFIX, replaced
+from suite.atomic import TMP_SUFFIX, process_alive, replaced
 
 DAMAGED = "damaged"
 
@@ -101,17 +100,7 @@ def move_aside(part: Part) -> Path:
     return aside
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_orphans(parts_dir: Path, alive: Callable[[int], bool] = _alive) -> list[Path]:
+def remove_orphans(parts_dir: Path, alive: Callable[[int], bool] = process_alive) -> list[Path]:
     """Remove the temporary files of writers that are gone; returns what was removed."""
     removed = []
     for tmp in parts_dir.glob(f".*{TMP_SUFFIX}"):

@@ -73,3 +73,20 @@ def staged(target: Path) -> Iterator[Path]:
                 os.replace(path, destination)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a writer process on this host may still write: it exists and is not a zombie. A killed
+    writer whose parent died too stays a zombie until something reaps it (in a container whose first
+    process reaps nothing, for good); signal 0 still reaches it, but it writes nothing any more."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no procfs (not Linux), or it just went
+        return True
+    return not stat[stat.rindex(")") + 2 :].startswith("Z")

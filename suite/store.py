@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from suite.atomic import process_alive
 from suite.errors import NasreproError
 
 TRAJECTORY = "trajectory.parquet"
@@ -205,20 +206,4 @@ def _writer_gone(partial: Path) -> bool:
         return age > _UNLOCKED_GRACE_S
     if host != socket.gethostname():
         return age > _FOREIGN_HOST_GRACE_S
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    """A killed writer whose parent died too stays a zombie until something reaps it (in a container whose
-    first process reaps nothing, for good); signal 0 still reaches it, but it writes nothing any more."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:  # no procfs (not Linux), or it just went
-        return False
-    return stat[stat.rindex(")") + 2 :].startswith("Z")
+    return not process_alive(pid)
