@@ -17,6 +17,7 @@ import pandas as pd
 import predictors
 from predictors import evaluate, parts, targets, tuning
 from predictors.bench_report import write_report
+from suite.atomic import make_writable_dir
 from suite.errors import NasreproError
 
 SCHEMA = 2  # bump when the columns of a part change: older parts are then not this setting's
@@ -39,11 +40,8 @@ def applicable(predictor_names: list[str], target: targets.Target, log: Callable
 
 def check_writable(out: Path) -> Path:
     parts_dir = out / "parts"
-    probe = parts_dir / f".write-probe-{id(out)}"
     try:
-        parts_dir.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
-        probe.unlink()
+        make_writable_dir(parts_dir)
     except OSError as exc:
         raise NasreproError(f"cannot write the predictor benchmark to {out}: {exc.strerror or exc}") from None
     return parts_dir
