@@ -12,6 +12,8 @@ import operator
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from suite.benchmarks.base import Arch, SearchSpace
 from suite.errors import NasreproError
 
@@ -37,7 +39,11 @@ class Constraint:
             raise NasreproError(f"constraint {text!r}: {bound!r} is not a number") from None
 
     def __str__(self) -> str:
-        return f"{self.metric}{self.op}{self.bound:g}"
+        # Runs store this text and parse it back: the short form only where it is the same number (a bound
+        # rounded to 6 digits could exclude the one cell a tight constraint admits). Bounds it represents
+        # exactly keep their short form, and so their run ids.
+        short = f"{self.bound:g}"
+        return f"{self.metric}{self.op}{short if float(short) == self.bound else repr(self.bound)}"
 
     def check(self, space: SearchSpace, example: Arch) -> None:
         """Refuses a metric that is not a cost-like property of `space`'s cells (`example` is any cell)."""
@@ -50,3 +56,7 @@ class Constraint:
 
     def feasible(self, space: SearchSpace, arch: Arch) -> bool:
         return bool(_OPERATORS[self.op](space.costs(arch)[self.metric], self.bound))
+
+    def feasible_cells(self, cost_table: dict[str, np.ndarray]) -> int:
+        """How many cells of an enumerable space (`SearchSpace.cost_table()`) meet the constraint."""
+        return int(np.count_nonzero(_OPERATORS[self.op](cost_table[self.metric], self.bound)))

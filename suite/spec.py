@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -98,8 +99,10 @@ class ExperimentSpec:
                     f"budget {self.budget.queries} exceeds the {bench.space_size - 1} cells a search of "
                     f"{bench_name} ({bench.space_size} cells) can usefully query"
                 )
-            if self.budget.seconds is not None and not bench.has_cost:
-                raise NasreproError(f"{bench_name} has no training times, so no budget in seconds")
+            if self.budget.seconds is not None:
+                if not bench.has_cost:
+                    raise NasreproError(f"{bench_name} has no training times, so no budget in seconds")
+                _check_affordable(self.budget.seconds, bench)
             if constraint is not None:
                 _check_satisfiable(constraint, bench.space)
             for method_name, entry in entries.items():
@@ -117,20 +120,66 @@ class ExperimentSpec:
         return runs
 
 
-# A constraint none of this many uniform cells meets is refused: its runs would end without a feasible
-# incumbent (regret NaN), which is no comparison of methods. Cost lookups only, so this takes milliseconds.
-_FEASIBILITY_PROBES = 2_000
+# Spaces too large to enumerate (NB301, about 10^18 cells) are judged on this many uniform cells, drawn by a
+# generator of their own: a constraint none of them meets, or a budget in seconds none of them fits, is refused.
+# Enumerable spaces are judged on every cell. Cost lookups (NB301: surrogate queries), so this takes < 1 s.
+_PROBES = 2_000
+
+
+def _probe_cells(space) -> list:
+    rng = np.random.default_rng(0)
+    return [space.sample(rng) for _ in range(_PROBES)]
 
 
 def _check_satisfiable(constraint: Constraint, space) -> None:
-    rng = np.random.default_rng(0)
-    cells = [space.sample(rng) for _ in range(_FEASIBILITY_PROBES)]
+    """Refuses a constraint no cell meets: its runs would end without a feasible incumbent (regret NaN)."""
+    cost_table = getattr(space, "cost_table", None)
+    if cost_table is not None:
+        constraint.check(space, space.sample(np.random.default_rng(0)))
+        table = cost_table()
+        if constraint.feasible_cells(table) == 0:
+            raise NasreproError(
+                f"constraint {constraint} is met by no cell of {space.name} (all {len(table[constraint.metric]):,} "
+                f"checked): no search would find a feasible cell; loosen it"
+            )
+        return
+    cells = _probe_cells(space)
     constraint.check(space, cells[0])
     if not any(constraint.feasible(space, cell) for cell in cells):
         raise NasreproError(
-            f"constraint {constraint} is met by none of {_FEASIBILITY_PROBES:,} uniformly drawn cells of "
-            f"{space.name}: no search would find a feasible cell; loosen it"
+            f"constraint {constraint} is met by none of {_PROBES:,} uniformly drawn cells of {space.name} "
+            f"(sampled: the space is too large to check every cell): no search would find a feasible cell; "
+            f"loosen it"
         )
+
+
+def _check_affordable(seconds: float, bench) -> None:
+    """Refuses a budget in seconds below the cheapest query: no run could buy a single query.
+
+    This is the harness reading its oracle's costs to validate an argument; no method sees the result."""
+    cheapest = getattr(bench, "cheapest_query", None)
+    if cheapest is not None:
+        if seconds < cheapest:
+            raise NasreproError(
+                f"a budget of {seconds:g} simulated seconds buys no query on {bench.name}: its cheapest cell "
+                f"(of all {bench.space_size:,}) costs {cheapest:g} s; give at least that"
+            )
+        return
+    cheapest = _cheapest_sampled(bench.name)
+    if seconds < cheapest:
+        raise NasreproError(
+            f"a budget of {seconds:g} simulated seconds is below the cost of every one of {_PROBES:,} uniformly "
+            f"drawn cells of {bench.name} (sampled, the cheapest costs {cheapest:g} s): a run would buy no query; "
+            f"give at least that"
+        )
+
+
+@functools.cache
+def _cheapest_sampled(name: str) -> float:
+    # Once per process and benchmark: the probes are oracle queries (NB301: ~0.5 s of surrogate inference),
+    # and the benchmark caches their answers, so the runs that follow in this process get them for free.
+    bench = benchmarks.get(name)
+    return min(bench.query(cell).cost for cell in _probe_cells(bench.space))
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

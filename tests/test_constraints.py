@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from suite.benchmarks import nb101_space, nb201
 from suite.cli import main
 from suite.constraints import Constraint
 from suite.errors import NasreproError
+from suite.spec import Budget, ExperimentSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 NONE, CONV3 = (0,) * 6, (nb201.OPS.index("nor_conv_3x3"),) * 6
@@ -86,3 +88,50 @@ def test_nb101_constraints_are_on_parameters_only():
     for text in ("valid_acc_surrogate>=90", "valid_acc>=90", "test_acc>=90", "train_time<=1000"):
         with pytest.raises(NasreproError, match="refused.*nb101 exposes params$"):
             Constraint.parse(text).check(space, cell)
+
+
+# -- can a constraint be met at all: every cell of an enumerable space, a sample of NB301 ------------------------
+def _all_nb201_values(metric: str) -> np.ndarray:
+    """Brute force, one cell at a time through the space's public `costs`: the oracle the vectorised check meets."""
+    space = benchmarks.get("nb201-cifar10").space
+    return np.array([space.costs(arch)[metric] for arch in itertools.product(range(len(nb201.OPS)), repeat=6)])
+
+
+@pytest.mark.parametrize(("metric", "op", "extreme"), [("flops_m", ">=", np.max), ("train_time_s", "<=", np.min)])
+def test_a_constraint_met_by_exactly_one_nb201_cell_is_accepted_and_one_met_by_none_refused(metric, op, extreme):
+    values = _all_nb201_values(metric)
+    bound = float(extreme(values))
+    assert np.count_nonzero(values == bound) == 1
+    one = Constraint.parse(f"{metric}{op}{bound!r}")
+    runs = ExperimentSpec(("nb201-cifar10",), ("rs",), (0,), Budget(5), constraint=str(one)).runs()
+    assert Constraint.parse(runs[0].constraint) == one  # what the runs read back: the same bound, not rounded
+    none = f"{metric}{op[0]}{bound!r}"  # strict: not even that cell
+    with pytest.raises(NasreproError, match=r"met by no cell of nb201-cifar10 \(all 15,625 checked\)"):
+        ExperimentSpec(("nb201-cifar10",), ("rs",), (0,), Budget(5), constraint=none).runs()
+
+
+def test_the_one_cell_of_the_largest_flops_is_not_among_the_probes_so_only_the_exact_check_accepts_it():
+    from suite.spec import _probe_cells
+
+    assert CONV3 not in _probe_cells(benchmarks.get("nb201-cifar10").space)
+    assert _all_nb201_values("flops_m").max() == benchmarks.get("nb201-cifar10").space.costs(CONV3)["flops_m"]
+
+
+def test_a_bound_the_short_form_represents_keeps_it_and_so_its_run_ids():
+    assert str(Constraint.parse("flops_m<=100")) == "flops_m<=100"
+    assert str(Constraint.parse("params<=1e6")) == "params<=1e+06"
+    assert str(Constraint.parse("flops_m>=220.11393")) == "flops_m>=220.11393"
+
+
+def test_nb101_feasibility_is_decided_on_every_cell():
+    space = benchmarks.get("nb101").space
+    smallest = min(space.costs(arch)["params"] for arch in range(space.size))
+    assert ExperimentSpec(("nb101",), ("rs",), (0,), Budget(5), constraint=f"params<={smallest!r}").runs()
+    with pytest.raises(NasreproError, match=r"met by no cell of nb101 \(all 423,624 checked\)"):
+        ExperimentSpec(("nb101",), ("rs",), (0,), Budget(5), constraint=f"params<{smallest!r}").runs()
+
+
+def test_nb301_feasibility_is_sampled_and_says_so():
+    with pytest.raises(NasreproError, match=r"none of 2,000 uniformly drawn cells of nb301 \(sampled"):
+        ExperimentSpec(("nb301",), ("rs",), (0,), Budget(5), constraint="flops_m<=0.1").runs()
+    assert ExperimentSpec(("nb301",), ("rs",), (0,), Budget(5), constraint="flops_m<=1e6").runs()

@@ -3,6 +3,7 @@
 Tiny NB201 runs (budget 10) keep it fast; a store made once per module is copied for each damage case.
 """
 
+import itertools
 import os
 import re
 import shutil
@@ -12,10 +13,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 
-from suite import cli
+from suite import benchmarks, cli
+from suite.spec import Budget, ExperimentSpec
 from suite.store import Store
 
 RUN = ["run", "--benchmark", "nb201-cifar10", "--method", "rs,re", "--seeds", "0-1", "--budget", "10", "--quiet"]
@@ -103,10 +106,37 @@ def test_bad_report_verify_leaderboard_input_is_exit_2(made, tmp_path, capsys, a
     assert len(err) == 1 and message in err[0]
 
 
-def test_a_budget_in_seconds_that_buys_no_query_is_said_and_stores_nothing(tmp_path, capsys):
+def _cheapest_by_brute_force(name: str) -> float:
+    """Every cell queried one by one: the oracle the benchmark's own cheapest_query is held to."""
+    bench = benchmarks.get(name)
+    cells = itertools.product(range(5), repeat=6) if name.startswith("nb201") else range(bench.space_size)
+    return min(bench.query(cell).cost for cell in cells)
+
+
+@pytest.mark.parametrize("name", ["nb201-cifar10", "nb101"])
+def test_a_budget_in_seconds_below_the_cheapest_cell_is_refused_before_any_work(tmp_path, capsys, name):
+    cheapest = _cheapest_by_brute_force(name)
     out = tmp_path / "out"
-    assert cli.main([*RUN, "--out", str(out), "--budget-seconds", "1"]) == 1
-    assert "buys no query" in capsys.readouterr().err
+    below = float(np.nextafter(cheapest, 0))
+    assert cli.main([*RUN[:2], name, *RUN[3:], "--out", str(out), "--budget-seconds", repr(below)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "buys no query" in err[0] and f"costs {cheapest:g} s" in err[0]
+    assert not (out / "runs").exists()
+    assert ExperimentSpec((name,), ("rs",), (0,), Budget(5, cheapest)).runs()  # exactly enough is allowed
+
+
+def test_nb301_budget_in_seconds_is_judged_on_a_sample_and_says_so(tmp_path, capsys):
+    assert cli.main([*RUN[:2], "nb301", *RUN[3:], "--out", str(tmp_path), "--budget-seconds", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "2,000 uniformly drawn cells of nb301 (sampled" in err[0]
+    assert ExperimentSpec(("nb301",), ("rs",), (0,), Budget(5, 1e9)).runs()
+
+
+def test_a_budget_the_first_proposed_cell_overruns_fails_during_the_run_and_stores_nothing(tmp_path, capsys):
+    # Enough for the cheapest cell, not for the first cell a search proposes: known only once it is queried.
+    out = tmp_path / "out"
+    assert cli.main([*RUN, "--out", str(out), "--budget-seconds", repr(_cheapest_by_brute_force("nb201-cifar10"))]) == 1
+    assert "the first proposed cell costs" in capsys.readouterr().err
     assert Store(out).run_ids() == []
 
 

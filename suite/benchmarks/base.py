@@ -55,6 +55,8 @@ class SearchSpace(Protocol):
     def graph(self, arch: Arch) -> CellGraph: ...
     def from_graph(self, graph: CellGraph) -> Arch: ...  # inverse of graph(); InvalidArchitecture if outside
     def costs(self, arch: Arch) -> dict[str, float]: ...  # cost-like properties only, never an accuracy
+    # Optional: `cost_table()`, every cell's `costs` as one array per property, where the space is
+    # enumerable; the harness then decides whether a constraint can be met exactly instead of by sampling.
 
 
 class OnSpace:
@@ -98,6 +100,8 @@ class Benchmark(Protocol):
     has_cost: bool  # whether `query` returns training seconds
     # Optional: `final_values`, the sorted final metric of every cell, where the space is enumerable;
     # the runner uses it for the rank of the incumbent in the space.
+    # Optional: `cheapest_query`, the lowest cost `query` charges over all cells, where the space is
+    # enumerable; the harness refuses a budget in seconds below it before any run.
 
     def sample(self, rng: np.random.Generator) -> Arch: ...
     def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch: ...

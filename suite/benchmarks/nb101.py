@@ -124,6 +124,7 @@ class Nb101(OnSpace):
         # Python lists: a query reads two floats, and list indexing beats numpy scalar access.
         self._search = oracle.search.tolist()
         self._cost = oracle.cost.tolist()
+        self.cheapest_query = float(oracle.cost.min())  # what the cheapest cell's query charges
         self._finals = {k: v.tolist() for k, v in oracle.finals.items()}
         final = oracle.finals[self.final_metric]
         self.optimum = float(final.max())

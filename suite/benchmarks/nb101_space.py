@@ -672,6 +672,10 @@ class Nb101Space:
     def costs(self, arch) -> dict[str, float]:
         return {"params": float(self.table.params[self.index(arch)])}
 
+    def cost_table(self) -> dict[str, np.ndarray]:
+        """Every cell's costs as arrays (all 423,624 rows of the cell table: checked whole, not sampled)."""
+        return {"params": self.table.params.astype(np.float64)}
+
     def _add(self, found: dict[int, None], rows: list[list[int]], codes: list[int]) -> None:
         try:
             found[self._lookup(rows, codes)] = None

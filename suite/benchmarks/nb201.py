@@ -161,6 +161,10 @@ class Nb201Space:
     def costs(self, arch: tuple[int, ...]) -> dict[str, float]:
         return dict(zip(self.cost_names, self._costs[self._index(arch)].tolist(), strict=True))
 
+    def cost_table(self) -> dict[str, np.ndarray]:
+        """Every cell's costs, one read-only column per cost name (15,625 rows: checked whole, not sampled)."""
+        return {name: self._costs[:, j] for j, name in enumerate(self.cost_names)}
+
 
 def _space(dataset: Nb201Dataset, table: pd.DataFrame, rows: dict[tuple[int, ...], int]) -> Nb201Space:
     """The space of one dataset: the cost columns of the table as an array, nothing else of it."""
@@ -208,6 +212,8 @@ class Nb201(OnSpace):
         # NB201 records the time of the whole 200-epoch training; a 12-epoch run costs its share.
         self._cost = {e: (cost * (e / 200)).tolist() for e in FIDELITIES}
         self._valid_200, self._cost_200 = self._search[200], self._cost[200]
+        # A query costs the full training time (the runner queries at 200 epochs); NaN where none is recorded.
+        self.cheapest_query = float(cost.min()) if self.has_cost else None
         self._final = table[self.dataset.final_column].to_numpy()
         self.optimum = float(self._final.max())
         self.final_values = np.sort(self._final)
