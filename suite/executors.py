@@ -9,6 +9,7 @@ cancels what is queued and ends the workers, and is safe to call twice.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import signal
 import sys
@@ -118,9 +119,11 @@ class DaskExecutor:
         self.cluster = None
         try:
             if scheduler is None:
+                # Its log lines stay quiet: a lost worker's runs are named by the runner, one line each, and
+                # the scheduler's own account of the same loss would come as lines of another format.
                 self.cluster = LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                    host="127.0.0.1",
+                    host="127.0.0.1", silence_logs=logging.CRITICAL,
                 )
                 self.client = Client(self.cluster)
             else:

@@ -244,7 +244,7 @@ def run_experiment(
     try:
         pool = executors.get(executor, executors.ExecutorOptions(workers, scheduler))
         for run, result in pool.results(_execute_and_store, pending, str(store.root)):
-            _attempt(result, run, outcome)
+            _attempt(result, run, outcome, store)
             bar.update()
     except (Interrupted, KeyboardInterrupt) as exc:
         # Stopping: later signals stay ignored until the process exits (restoring the previous handlers
@@ -263,10 +263,13 @@ def run_experiment(
     return outcome
 
 
-def _attempt(call, run: RunSpec, outcome: ExperimentOutcome) -> None:
+def _attempt(call, run: RunSpec, outcome: ExperimentOutcome, store: Store) -> None:
     try:
         (outcome.stored if call() else outcome.skipped).append(run.run_id)
     except NasreproError as exc:
         outcome.failed[run.run_id] = f"{run.benchmark}/{run.method}/seed {run.repeat}: {exc}"
     except Exception as exc:  # a bug in one run (or a lost worker) must not cost the others; it names the run
+        if store.has(run.run_id):  # its worker stored it, then died before saying so: the run is there, whole
+            outcome.stored.append(run.run_id)
+            return
         outcome.failed[run.run_id] = f"{run.benchmark}/{run.method}/seed {run.repeat}: {type(exc).__name__}: {exc}"

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -31,12 +32,15 @@ TRAJECTORY = "trajectory.parquet"
 META = "meta.json"
 CHECKSUM = "trajectory_sha256"
 _PARTIAL_PREFIX = ".partial-"
-_LOCK = "writer.lock"
 DAMAGED_DIR = ".damaged"
-# A temp directory without a readable lock is left alone this long: its writer may be between mkdir and
-# writing the lock. One whose writer ran on another host cannot be checked, so it gets a day.
-_UNLOCKED_GRACE_S = 600.0
+# A temp directory is named by its writer (pid@host), so whether the writer is alive is known from the moment
+# the directory exists, with no window between mkdir and a lock file in which a killed writer's directory
+# would look live. One not so named (an older version's) is left alone this long; one whose writer ran on
+# another host cannot be checked, so it gets a day.
+_UNNAMED_GRACE_S = 600.0
 _FOREIGN_HOST_GRACE_S = 86_400.0
+_WRITER = re.compile(r"-(?P<pid>\d+)@(?P<host>[^@/]+)$")
+_HOST = socket.gethostname()
 # Run-level columns joined onto every trajectory row, so the tidy table stands on its own.
 RUN_COLUMNS = ("run_id", "benchmark", "oracle", "method", "repeat", "predictor", "constraint")
 
@@ -124,10 +128,9 @@ class Store:
     def write(self, run_id: str, trajectory: pd.DataFrame, meta: dict[str, Any]) -> bool:
         """Store a run; False if a concurrent writer stored the same (identical) run first."""
         self.runs_dir.mkdir(parents=True, exist_ok=True)
-        partial = self.runs_dir / f"{_PARTIAL_PREFIX}{run_id}-{uuid.uuid4().hex[:8]}"
+        partial = self.runs_dir / f"{_PARTIAL_PREFIX}{run_id}-{uuid.uuid4().hex[:8]}-{os.getpid()}@{_HOST}"
         partial.mkdir()
         try:
-            (partial / _LOCK).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
             buffer = io.BytesIO()
             trajectory.to_parquet(buffer, index=False)
             data = buffer.getvalue()
@@ -135,7 +138,6 @@ class Store:
             (partial / META).write_text(
                 json.dumps({**meta, CHECKSUM: _sha256(data)}, indent=2, sort_keys=True, default=str)
             )
-            (partial / _LOCK).unlink()
             target = self.runs_dir / run_id
             if target.exists() and not self.has(run_id):
                 try:
@@ -198,12 +200,9 @@ def _writer_gone(partial: Path) -> bool:
         age = time.time() - partial.stat().st_mtime
     except FileNotFoundError:
         return False  # its writer just renamed or removed it
-    try:
-        lock = json.loads((partial / _LOCK).read_text())
-        pid, host = int(lock["pid"]), str(lock["host"])
-    except (OSError, ValueError, KeyError, TypeError):
-        # No lock (a writer finishing, or one killed before writing it): only an old directory is abandoned.
-        return age > _UNLOCKED_GRACE_S
-    if host != socket.gethostname():
+    writer = _WRITER.search(partial.name)
+    if writer is None:
+        return age > _UNNAMED_GRACE_S
+    if writer["host"] != _HOST:
         return age > _FOREIGN_HOST_GRACE_S
-    return not process_alive(pid)
+    return not process_alive(int(writer["pid"]))

@@ -1,9 +1,9 @@
 import dataclasses
-import json
 import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -101,10 +101,10 @@ def test_parallel_workers_store_the_same_runs_as_one_process(tmp_path):
         pd.testing.assert_frame_equal(serial.trajectory(run_id), parallel.trajectory(run_id), check_exact=True)
 
 
-def _partial(store, name, pid):
-    path = store.runs_dir / f".partial-{name}"
+def _partial(store, name, pid, host=None):
+    # named by its writer, as Store.write names it
+    path = store.runs_dir / f".partial-{name}-{pid}@{host or socket.gethostname()}"
     path.mkdir(parents=True)
-    (path / "writer.lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname()}))
     return path
 
 
@@ -114,12 +114,41 @@ def test_partial_writes_of_a_dead_writer_are_discarded_a_live_ones_kept_and_neit
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead = _partial(store, f"{run.run_id}-deadbeef", int(gone.stdout))
     alive = _partial(store, f"{run.run_id}-0000live", os.getpid())
-    unlocked = store.runs_dir / f".partial-{run.run_id}-nolock00"
-    unlocked.mkdir()  # a writer between mkdir and its lock: too young to be abandoned
+    elsewhere = _partial(store, f"{run.run_id}-0ther0st", int(gone.stdout), host="another-host.example")
+    unnamed = store.runs_dir / f".partial-{run.run_id}-unnamed0"
+    unnamed.mkdir()  # an older version's, whose writer cannot be told: too young to be abandoned
     assert store.run_ids() == [] and store.damaged() == {}
     run_experiment([run], store, progress=False)
     assert store.run_ids() == [run.run_id]
-    assert not dead.exists() and alive.exists() and unlocked.exists()
+    assert not dead.exists() and alive.exists() and elsewhere.exists() and unnamed.exists()
+
+
+# A writer that dies the instant its temp directory exists: the window a lock file written after mkdir left open.
+_KILLED_AFTER_MKDIR = """
+import os, signal, sys
+from pathlib import Path
+import pandas as pd
+from suite.store import Store
+mkdir = Path.mkdir
+def mkdir_then_die(self, *args, **kwargs):
+    mkdir(self, *args, **kwargs)
+    if self.name.startswith(".partial-"):
+        os.kill(os.getpid(), signal.SIGKILL)
+Path.mkdir = mkdir_then_die
+Store(sys.argv[1]).write(sys.argv[2], pd.DataFrame(), {})
+"""
+
+
+def test_a_writer_killed_right_after_creating_its_temp_directory_leaves_one_the_next_run_removes(tmp_path):
+    store = Store(tmp_path)
+    run = one_run(queries=10)
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_AFTER_MKDIR, str(tmp_path), run.run_id],
+                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert child.wait(timeout=60) == -9
+    left = [p for p in store.runs_dir.iterdir() if p.name.startswith(".partial-")]
+    assert len(left) == 1 and not any(left[0].iterdir())  # killed before writing a single file
+    run_experiment([run], store, progress=False)
+    assert store.run_ids() == [run.run_id] and not left[0].exists()
 
 
 @pytest.mark.parametrize(
