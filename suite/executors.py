@@ -11,10 +11,11 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import queue
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any, Protocol
@@ -84,12 +85,20 @@ class LocalExecutor:
         )
 
     def results(self, task: Task, runs: Sequence, root: str) -> Iterator[tuple[Any, Callable[[], Any]]]:
-        futures = {self.pool.submit(task, run, root): run for run in runs}
+        # Finished futures arrive on a queue, not through concurrent.futures.wait(): a stop signal raises
+        # wherever the main thread is, and inside wait() that can be halfway through taking every future's
+        # lock, which then stays held; the pool's manager thread blocks on it, and the exit, which joins
+        # that thread, hangs. Blocked in SimpleQueue.get(), the main thread holds no lock of the pool's.
+        finished: queue.SimpleQueue = queue.SimpleQueue()
+        futures = {}
+        for run in runs:
+            future = self.pool.submit(task, run, root)
+            futures[future] = run
+            future.add_done_callback(finished.put)
         try:
-            while futures:
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield futures.pop(future), future.result
+            for _ in range(len(futures)):
+                future = finished.get()
+                yield futures[future], future.result
         finally:
             self.stop()
 

@@ -311,3 +311,37 @@ def test_kill_9_of_the_parent_leaves_no_orphan_and_the_rerun_completes(tmp_path,
                      "100", "--quiet", "--out", str(tmp_path / "s")]) == 0
     assert not [p for p in store.runs_dir.iterdir() if p.name.startswith(".partial-")]  # the dead writers'
     assert store.damaged() == {} and len(store.run_ids()) >= 8
+
+
+# A stop signal raises wherever the main thread is; with thousands of queued runs it often lands while the
+# thread waits for the pool (it hung the exit 2 times in 10 when that wait was concurrent.futures.wait()).
+_MANY_QUEUED = """
+import signal, sys
+from suite import executors, runner
+from suite.errors import Interrupted
+if __name__ == "__main__":
+    pool = executors.LocalExecutor(2)
+    for s in runner._STOP_SIGNALS:
+        signal.signal(s, runner._raise_interrupted)
+    try:
+        results = pool.results(divmod, range(20_000), 1)  # a builtin: the workers need no import to run it
+        next(results)
+        print("ready", flush=True)
+        for _ in results:
+            pass
+    except Interrupted:
+        pool.stop()
+        sys.exit(130)
+"""
+
+
+@pytest.mark.slow
+def test_a_stop_signal_at_any_moment_of_the_wait_for_the_pool_never_hangs_the_exit(request):
+    delays = np.random.default_rng(0).uniform(0.05, 0.5, size=10)
+    for delay in delays:
+        process = subprocess.Popen([sys.executable, "-c", _MANY_QUEUED], env=ENV, stdout=subprocess.PIPE, text=True)
+        request.addfinalizer(process.kill)
+        assert process.stdout.readline() == "ready\n"
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 130

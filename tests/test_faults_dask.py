@@ -1,12 +1,16 @@
-"""`--executor dask` makes the same store, bit for bit, as the local executor (LocalCluster and a CLI cluster)."""
+"""`--executor dask` makes the same store, bit for bit, as the local executor (LocalCluster and a CLI cluster),
+and survives its faults: a worker killed mid-run loses only its runs in flight, which the next invocation
+redoes; a stop signal ends the cluster's processes and says how to resume."""
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from suite.runner import run_experiment
@@ -70,3 +74,114 @@ def test_a_scheduler_and_worker_started_from_the_command_line_make_the_same_stor
             if process is not None:
                 process.terminate()
                 process.wait(timeout=30)
+
+
+# -- faults: a worker killed mid-run, a stop signal -----------------------------------------------------------
+# Enough runs (a few seconds on two workers) that a fault lands while runs are in flight.
+SEEDS = "0-99"
+FAULT_RUN = ["run", "--benchmark", "nb201-cifar10", "--method", "rs,re", "--seeds", SEEDS, "--budget", "100",
+             "--quiet", "--executor", "dask", "--workers", "2"]
+# A scheduler that gives up on a run at the first worker lost under it, so that the run is lost to this
+# invocation (by default Dask retries it on another worker, and nothing is lost at all).
+GIVE_UP_AT_ONCE = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+
+
+def fault_runs():
+    return ExperimentSpec(("nb201-cifar10",), ("rs", "re"), tuple(range(100)), Budget(100)).runs()
+
+
+@pytest.fixture(scope="module")
+def local_faults(tmp_path_factory):
+    root = tmp_path_factory.mktemp("local-faults")
+    run_experiment(fault_runs(), Store(root), progress=False)
+    return trajectories(Store(root))
+
+
+def trajectories(store: Store) -> dict[str, bytes]:
+    return {run_id: (store.runs_dir / run_id / "trajectory.parquet").read_bytes() for run_id in store.run_ids()}
+
+
+def start_dask_run(out: Path, request, env=None):
+    """`nasrepro run --executor dask` with a LocalCluster of 2 workers, once it has stored its first runs;
+    returns it, every process it started, and its two Dask worker processes."""
+    process = subprocess.Popen([sys.executable, "-m", "suite.cli", *FAULT_RUN, "--out", str(out)],
+                               env={**ENV, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    descendants: list[psutil.Process] = []
+
+    def no_process_left():
+        process.kill()
+        process.wait()
+        for child in descendants:
+            if child.is_running():
+                child.kill()
+
+    request.addfinalizer(no_process_left)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and len(Store(out).run_ids()) < 2:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before a fault could be made"
+    descendants += psutil.Process(process.pid).children(recursive=True)
+    workers = [child for child in descendants if "spawn_main" in " ".join(child.cmdline())]
+    assert len(workers) == 2, [child.cmdline() for child in descendants]
+    return process, descendants, workers
+
+
+def all_gone(processes, within=30.0) -> bool:
+    _, alive = psutil.wait_procs(processes, timeout=within)
+    return not alive
+
+
+def test_a_worker_killed_mid_run_loses_only_its_runs_which_the_next_invocation_redoes(local_faults, tmp_path, request):
+    out = tmp_path / "store"
+    process, descendants, workers = start_dask_run(out, request, env=GIVE_UP_AT_ONCE)
+    before = trajectories(Store(out))
+    workers[0].kill()
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    lost = re.findall(r"^failed: nb201-cifar10/(rs|re)/seed (\d+): KilledWorker", stderr, re.MULTILINE)
+    # one line per lost run, and nothing else (no log lines of the cluster)
+    assert lost and len(lost) == len(stderr.strip().splitlines()), stderr
+    # a run whose result was lost with the worker after it was stored may be computed again: "already in"
+    counts = re.fullmatch(r"(\d+) runs stored, (\d+) already in \S+, (\d+) failed", stdout.strip())
+    assert int(counts[1]) + int(counts[2]) == 200 - len(lost) and int(counts[3]) == len(lost)
+    assert all_gone(descendants)  # the cluster's processes ended with the run
+    store = Store(out)
+    after = trajectories(store)
+    assert {run_id: after[run_id] for run_id in before} == before  # what was stored stays, byte for byte
+    lost_ids = {run.run_id for run in fault_runs() if (run.method, str(run.repeat)) in set(lost)}
+    assert set(after) == set(local_faults) - lost_ids and store.damaged() == {}
+
+    rerun = run_experiment(fault_runs(), store, workers=2, progress=False, executor="dask")
+    assert set(rerun.stored) == lost_ids and not rerun.failed  # the lost runs, and only they, are redone
+    assert trajectories(store) == local_faults
+    assert not [p for p in store.runs_dir.iterdir() if p.name.startswith(".partial-")]
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_costs_nothing_when_dask_may_retry_its_runs(local_faults, tmp_path, request):
+    out = tmp_path / "store"
+    process, descendants, workers = start_dask_run(out, request)
+    workers[1].kill()
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0 and stderr == "", stderr
+    assert all_gone(descendants)
+    assert trajectories(Store(out)) == local_faults
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stop_signal_ends_the_cluster_and_the_rerun_resumes_to_the_same_store(local_faults, tmp_path, request,
+                                                                              signum, status):
+    out = tmp_path / "store"
+    process, descendants, _ = start_dask_run(out, request)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == status
+    stored = int(re.fullmatch(r"nasrepro: interrupted: (\d+) of 200 runs stored; rerun the same command to resume",
+                              stderr.strip())[1])
+    assert all_gone(descendants)  # workers (and their resource tracker) ended, none re-parented to PID 1
+    store = Store(out)
+    assert len(store.run_ids()) == stored < 200 and store.damaged() == {}
+    rerun = run_experiment(fault_runs(), store, progress=False)  # a store is the same whichever executor resumes it
+    assert len(rerun.skipped) == stored and not rerun.failed
+    assert trajectories(store) == local_faults
