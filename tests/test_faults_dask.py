@@ -47,33 +47,41 @@ def test_a_local_dask_cluster_of_two_worker_processes_makes_the_same_store(local
     assert_same_store(local, store)
 
 
+def cli_cluster(request, n_workers: int, env=None) -> tuple[str, list[subprocess.Popen]]:
+    """A scheduler and `n_workers` workers started as separate processes from the command line."""
+    env = {**ENV, **(env or {})}
+    scheduler = subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"],
+                                 env=env, stderr=subprocess.PIPE, text=True)
+    workers: list[subprocess.Popen] = []
+
+    def end_all():
+        for process in (*workers, scheduler):
+            process.terminate()
+            process.wait(timeout=30)
+
+    request.addfinalizer(end_all)
+    address = None
+    deadline = time.monotonic() + 60
+    while address is None and time.monotonic() < deadline:
+        match = re.search(r"Scheduler at:\s+(tcp://127\.0\.0\.1:\d+)", scheduler.stderr.readline())
+        address = match and match[1]
+    assert address, "the scheduler did not start"
+    workers += [subprocess.Popen([DASK, "worker", address, "--nworkers", "1", "--nthreads", "1", "--host",
+                                  "127.0.0.1", "--no-dashboard"], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL) for _ in range(n_workers)]
+    return address, workers
+
+
 @pytest.mark.slow
-def test_a_scheduler_and_worker_started_from_the_command_line_make_the_same_store(local, tmp_path):
-    scheduler = subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0",
-                                  "--no-dashboard"], env=ENV, stderr=subprocess.PIPE, text=True)
-    worker = None
-    try:
-        address = None
-        deadline = time.monotonic() + 60
-        while address is None and time.monotonic() < deadline:
-            match = re.search(r"Scheduler at:\s+(tcp://127\.0\.0\.1:\d+)", scheduler.stderr.readline())
-            address = match and match[1]
-        assert address, "the scheduler did not start"
-        worker = subprocess.Popen([DASK, "worker", address, "--nworkers", "1", "--nthreads", "1",
-                                   "--host", "127.0.0.1", "--no-dashboard"], env=ENV,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        result = subprocess.run(
-            [sys.executable, "-m", "suite.cli", "run", "--benchmark", "nb201-cifar10", "--method", "rs,re",
-             "--seeds", "0-1", "--budget", "15", "--quiet", "--executor", "dask", "--scheduler", address,
-             "--out", str(tmp_path)], env=ENV, capture_output=True, text=True, timeout=300,
-        )
-        assert result.returncode == 0, result.stderr
-        assert_same_store(local, Store(tmp_path))
-    finally:
-        for process in (worker, scheduler):
-            if process is not None:
-                process.terminate()
-                process.wait(timeout=30)
+def test_a_scheduler_and_worker_started_from_the_command_line_make_the_same_store(local, tmp_path, request):
+    address, _ = cli_cluster(request, 1)
+    result = subprocess.run(
+        [sys.executable, "-m", "suite.cli", "run", "--benchmark", "nb201-cifar10", "--method", "rs,re",
+         "--seeds", "0-1", "--budget", "15", "--quiet", "--executor", "dask", "--scheduler", address,
+         "--out", str(tmp_path)], env=ENV, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert_same_store(local, Store(tmp_path))
 
 
 # -- faults: a worker killed mid-run, a stop signal -----------------------------------------------------------
@@ -185,3 +193,36 @@ def test_a_stop_signal_ends_the_cluster_and_the_rerun_resumes_to_the_same_store(
     rerun = run_experiment(fault_runs(), store, progress=False)  # a store is the same whichever executor resumes it
     assert len(rerun.skipped) == stored and not rerun.failed
     assert trajectories(store) == local_faults
+
+
+@pytest.mark.slow
+def test_a_command_line_worker_killed_mid_run_loses_only_its_runs_which_the_next_invocation_redoes(
+        local_faults, tmp_path, request):
+    address, nannies = cli_cluster(request, 2, env=GIVE_UP_AT_ONCE)
+    out = tmp_path / "store"
+    command = [sys.executable, "-m", "suite.cli", *FAULT_RUN[:-2], "--scheduler", address, "--out", str(out)]
+    process = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    request.addfinalizer(process.kill)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and len(Store(out).run_ids()) < 2:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before a worker could be killed"
+    before = trajectories(Store(out))
+    # `dask worker` is a nanny: the process it spawned runs the tasks
+    children = psutil.Process(nannies[0].pid).children()
+    (worker,) = (child for child in children if "spawn_main" in " ".join(child.cmdline()))
+    worker.kill()
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1, stderr
+    lost = re.findall(r"^failed: nb201-cifar10/(rs|re)/seed (\d+): KilledWorker", stderr, re.MULTILINE)
+    assert lost and len(lost) == len(stderr.strip().splitlines()), stderr
+    after = trajectories(Store(out))
+    assert {run_id: after[run_id] for run_id in before} == before
+    lost_ids = {run.run_id for run in fault_runs() if (run.method, str(run.repeat)) in set(lost)}
+    assert set(after) == set(local_faults) - lost_ids
+
+    rerun = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert re.fullmatch(rf"{len(lost_ids)} runs stored, {200 - len(lost_ids)} already in \S+, 0 failed",
+                        rerun.stdout.strip())
+    assert trajectories(Store(out)) == local_faults
