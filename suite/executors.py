@@ -129,10 +129,13 @@ class DaskExecutor:
         try:
             if scheduler is None:
                 # Its log lines stay quiet: a lost worker's runs are named by the runner, one line each, and
-                # the scheduler's own account of the same loss would come as lines of another format.
+                # the scheduler's own account of the same loss would come as lines of another format. With
+                # no dashboard the scheduler still serves HTTP, by default on port 8787: a second cluster on
+                # the machine would find it taken and warn, so it takes a free local port.
                 self.cluster = LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                     host="127.0.0.1", silence_logs=logging.CRITICAL,
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 )
                 self.client = Client(self.cluster)
             else:

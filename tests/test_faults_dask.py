@@ -2,9 +2,11 @@
 and survives its faults: a worker killed mid-run loses only its runs in flight, which the next invocation
 redoes; a stop signal ends the cluster's processes and says how to resume."""
 
+import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -111,7 +113,13 @@ def trajectories(store: Store) -> dict[str, bytes]:
 
 def start_dask_run(out: Path, request, env=None):
     """`nasrepro run --executor dask` with a LocalCluster of 2 workers, once it has stored its first runs;
-    returns it, every process it started, and its two Dask worker processes."""
+    returns it, every process it started, and its two Dask worker processes. Dask's default HTTP port is
+    taken meanwhile, as by another cluster on the machine: that must not add a line to the output."""
+    taken = socket.socket()
+    request.addfinalizer(taken.close)
+    with contextlib.suppress(OSError):  # already taken by something else: the same situation
+        taken.bind(("127.0.0.1", 8787))
+        taken.listen()
     process = subprocess.Popen([sys.executable, "-m", "suite.cli", *FAULT_RUN, "--out", str(out)],
                                env={**ENV, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     descendants: list[psutil.Process] = []
