@@ -190,3 +190,30 @@ def test_seed_lists():
     for bad in ["", "a", "3-1", "1-"]:
         with pytest.raises(NasreproError):
             parse_seeds(bad)
+
+
+def test_a_run_its_worker_stored_before_being_lost_counts_as_stored_not_failed(tmp_path, monkeypatch):
+    from suite import runner
+
+    store_it = runner._execute_and_store
+
+    def stored_then_lost(run, root):  # as a worker killed between writing the run and reporting it
+        store_it(run, root)
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(runner, "_execute_and_store", stored_then_lost)
+    run = one_run(queries=10)
+    outcome = run_experiment([run], Store(tmp_path), progress=False)
+    assert outcome.stored == [run.run_id] and not outcome.failed
+
+
+def test_a_run_lost_with_its_worker_before_it_was_stored_is_failed_and_named(tmp_path, monkeypatch):
+    from suite import runner
+
+    def lost(run, root):
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(runner, "_execute_and_store", lost)
+    run = one_run(queries=10)
+    outcome = run_experiment([run], Store(tmp_path), progress=False)
+    assert list(outcome.failed) == [run.run_id] and "RuntimeError: worker lost" in outcome.failed[run.run_id]
