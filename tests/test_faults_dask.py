@@ -234,3 +234,16 @@ def test_a_command_line_worker_killed_mid_run_loses_only_its_runs_which_the_next
     assert re.fullmatch(rf"{len(lost_ids)} runs stored, {200 - len(lost_ids)} already in \S+, 0 failed",
                         rerun.stdout.strip())
     assert trajectories(Store(out)) == local_faults
+
+
+def test_kill_9_of_the_command_ends_its_cluster_and_the_rerun_completes_the_store(local_faults, tmp_path, request):
+    out = tmp_path / "store"
+    process, descendants, _ = start_dask_run(out, request)
+    process.kill()
+    process.wait()
+    assert all_gone(descendants)  # the workers notice their parent is gone and end; none re-parented to PID 1
+    store = Store(out)
+    assert store.damaged() == {}
+    run_experiment(fault_runs(), store, progress=False)
+    assert trajectories(store) == local_faults
+    assert not [p for p in store.runs_dir.iterdir() if p.name.startswith(".partial-")]  # the dead workers'
