@@ -314,7 +314,8 @@ def truth_log_likelihood(method, truth):
     n = len(truth)
     inputs, targets = torch.arange(n).repeat_interleave(n), torch.arange(n).repeat(n)
     with torch.no_grad():
-        log_prob, _ = method.generator.score(cells, inputs, actions[targets], [m[targets] for m in masks])
+        forbidden = method.generator.forbidden([m[targets] for m in masks])
+        log_prob, _ = method.generator.score(cells, inputs, actions[targets], forbidden)
     return float(log_prob.mean())
 
 

@@ -64,8 +64,9 @@ class PolicyTrainer:
         # how sharp the discriminator currently is.
         advantage = (reward - self.baseline) / (reward.std() + 1e-8)
         old = rollout.log_prob.detach()
+        forbidden = self.generator.forbidden(rollout.masks)
         for _ in range(self.epochs):
-            log_prob, entropy = self.generator.score(cells, rollout.inputs, rollout.actions, rollout.masks)
+            log_prob, entropy = self.generator.score(cells, rollout.inputs, rollout.actions, forbidden)
             ratio = torch.exp(log_prob - old)
             clipped = torch.clamp(ratio, 1 - self.clip, 1 + self.clip)
             objective = torch.minimum(ratio * advantage, clipped * advantage).mean()
@@ -307,12 +308,14 @@ class GaNasMle(_Search):
 
     def fit(self, truth: list[Cell], cells: GraphBatch) -> None:
         actions = torch.from_numpy(np.stack([self.space.to_actions(c.graph) for c in truth]))
-        masks = [torch.from_numpy(self.space.masks(step, actions[:, :step].numpy()))
-                 for step in range(actions.shape[1])]
+        forbidden = self.generator.forbidden([torch.from_numpy(self.space.masks(step, actions[:, :step].numpy()))
+                                              for step in range(actions.shape[1])])
         for _ in range(self.config.mle_steps):
             inputs = self.inputs(len(truth))
             target = torch.randint(len(truth), (self.config.rollouts,), generator=self.gen)
-            log_prob, _ = self.generator.score(cells, inputs, actions[target], [m[target] for m in masks])
+            log_prob, _ = self.generator.score(
+                cells, inputs, actions[target], [None if f is None else f[target] for f in forbidden]
+            )
             loss = -log_prob.mean()
             self.optimizer.zero_grad()
             loss.backward()
