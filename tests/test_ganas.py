@@ -481,3 +481,29 @@ def test_ganas_beats_its_random_reward_variant_on_nb201(nb201_c10):
     random_reward = np.array([final("random", s) for s in seeds])
     assert adversarial.mean() > random_reward.mean()
     assert wilcoxon(adversarial, random_reward, alternative="greater").pvalue < 0.05, (adversarial, random_reward)
+
+
+def test_fused_adam_takes_the_steps_of_torch_adam_bit_for_bit():
+    """FusedAdam is torch.optim.Adam(fused=True) without its bookkeeping: the same weights after a
+    series of steps, including steps where one parameter has no gradient (skipped, not counted)."""
+    from methods.ganas.adam import FusedAdam
+
+    def net():  # two copies with the same start
+        return build_module(
+            lambda: torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 2)),
+            torch.Generator().manual_seed(0),
+        )
+
+    ours, theirs = net(), net()
+    opt_ours = FusedAdam(ours.parameters(), 3e-3)
+    opt_theirs = torch.optim.Adam(theirs.parameters(), lr=3e-3, fused=True)
+    x = torch.randn(32, 5, generator=torch.Generator().manual_seed(1))
+    for step in range(12):
+        for model, opt in ((ours, opt_ours), (theirs, opt_theirs)):
+            opt.zero_grad()
+            out = model(x) if step % 4 else model[1](model[0](x)).sum(1)  # every 4th step: last layer unused
+            (out**2).mean().backward()
+            opt.step()
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(ours[0].weight, net()[0].weight)  # the steps moved the weights

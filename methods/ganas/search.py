@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from methods.base import SearchContext
 from methods.ganas import spaces
+from methods.ganas.adam import FusedAdam
 from methods.ganas.config import PAIR_NAMES, REWARD_NAMES, GanasConfig, GanasMleConfig
 from methods.ganas.networks import Generator, GraphBatch, PairDiscriminator, Rollout
 from predictors.common import one_torch_thread
@@ -50,7 +51,7 @@ class PolicyTrainer:
     def __init__(self, generator: Generator, lr: float, clip: float, entropy_weight: float,
                  baseline_decay: float, epochs: int) -> None:
         self.generator = generator
-        self.optimizer = torch.optim.Adam(generator.parameters(), lr=lr, fused=True)
+        self.optimizer = FusedAdam(generator.parameters(), lr)
         self.clip, self.entropy_weight = clip, entropy_weight
         self.baseline_decay, self.epochs = baseline_decay, epochs
         self.baseline: float | None = None
@@ -209,7 +210,7 @@ class GaNas(_Search):
             lambda: PairDiscriminator(len(self.space.graph_ops), config.gnn_dim, config.gnn_layers, config.hidden),
             self.init_gen,
         )
-        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_discriminator, fused=True)
+        self.d_optimizer = FusedAdam(self.discriminator.parameters(), config.lr_discriminator)
         self.policy = PolicyTrainer(
             self.generator, config.lr_generator, config.ppo_clip, config.entropy_weight,
             config.baseline_decay, config.ppo_epochs,
@@ -304,7 +305,7 @@ class GaNasMle(_Search):
 
     def __init__(self, config: GanasMleConfig, context: SearchContext) -> None:
         super().__init__(config, context)
-        self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr_generator, fused=True)
+        self.optimizer = FusedAdam(self.generator.parameters(), config.lr_generator)
 
     def fit(self, truth: list[Cell], cells: GraphBatch) -> None:
         actions = torch.from_numpy(np.stack([self.space.to_actions(c.graph) for c in truth]))
