@@ -23,10 +23,10 @@ class FusedAdam:
     def __init__(self, params: Iterable[torch.nn.Parameter], lr: float) -> None:
         self.params = list(params)
         self.lr = lr
-        # torch's state: first and second moments per parameter, and a float32 step count (its fused dtype)
+        # torch's state: first and second moments per parameter, and its step count
         self.exp_avgs = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sqs = [torch.zeros_like(p) for p in self.params]
-        self.steps = [torch.zeros((), dtype=torch.float32) for _ in self.params]
+        self.counts = [0] * len(self.params)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -38,8 +38,12 @@ class FusedAdam:
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
         if not live:
             return
-        steps = [self.steps[i] for i in live]
-        torch._foreach_add_(steps, 1)
+        for i in live:
+            self.counts[i] += 1
+        # The kernel only reads the counts, as float32 scalars (torch's dtype for fused steps): parameters
+        # stepped equally often share one tensor, in place of torch's per-parameter increments.
+        tensors = {c: torch.tensor(float(c), dtype=torch.float32) for c in {self.counts[i] for i in live}}
+        steps = [tensors[self.counts[i]] for i in live]
         torch._fused_adam_(
             [self.params[i] for i in live],
             [self.params[i].grad for i in live],
@@ -57,3 +61,4 @@ class FusedAdam:
             grad_scale=None,
             found_inf=None,
         )
+
