@@ -109,6 +109,29 @@ def test_decisions_spell_every_cell_and_decode_back_to_it(name):
         assert bench.key(spaces.decode(space, bench, actions)) == bench.key(arch)
 
 
+@pytest.mark.parametrize("name", SPACES)
+def test_teacher_forced_scores_are_the_log_probabilities_the_sampler_drew_with(name):
+    """`score` (one GRU call, forbidden choices stacked per kind once by `forbidden`) gives each sampled
+    cell the log-probability `sample` accumulated step by step, masks included."""
+    bench = available(name)
+    space = spaces.for_benchmark(bench)
+    rng = np.random.default_rng(3)
+    generator = tiny_generator(space, 0)
+    cells = GraphBatch.of([bench.graph(bench.sample(rng)) for _ in range(4)])
+    inputs = torch.arange(4).repeat(16)
+    with torch.no_grad():
+        rollout = generator.sample(space, cells, inputs, torch.Generator().manual_seed(4))
+        forbidden = generator.forbidden(rollout.masks)
+        log_prob, entropy = generator.score(cells, inputs, rollout.actions, forbidden)
+    assert torch.allclose(log_prob, rollout.log_prob, atol=1e-4)
+    assert (entropy >= 0).all()
+    for kind, steps in enumerate(generator._kind_steps):
+        anything_forbidden = any(not bool(rollout.masks[s].all()) for s in steps)
+        assert (forbidden[kind] is not None) == anything_forbidden
+    if name == "nb201-cifar10":  # no choice is ever forbidden on NB201: nothing to mask
+        assert forbidden == [None]
+
+
 def test_a_search_proposes_only_new_valid_cells_after_the_random_start(nb201_c10):
     config = GanasConfig(**SMALL)
     order, method = search(GaNas, config, nb201_c10, seed=0, budget=45)
