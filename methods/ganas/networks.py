@@ -76,6 +76,7 @@ class Generator(nn.Module):
         self.gru = nn.GRU(hidden, hidden, batch_first=True)
         self._step_offsets = np.array([self.offsets[k] for k in step_kind])  # numpy: built on the meta device
         self._kind_steps = [[s for s, k in enumerate(step_kind) if k == kind] for kind in range(len(kinds))]
+        self._kind_index = [_as_slice(steps) for steps in self._kind_steps]
         self.heads = nn.ModuleList(
             nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, width)) for width in kinds
         )
@@ -136,11 +137,20 @@ class Generator(nn.Module):
         prev = torch.cat([start, actions[:, :-1] + torch.from_numpy(self._step_offsets[:-1])], 1)  # [B, S]
         states, _ = self.gru(self.action_embed(prev) + self.step_embed.weight, h0[None])  # [B, S, H]
         log_prob, entropy = 0, 0
-        for kind, steps in enumerate(self._kind_steps):
+        for kind, steps in enumerate(self._kind_index):
             logp = torch.log_softmax(_forbid(self.heads[kind](states[:, steps]), forbidden[kind]), -1)
             log_prob = log_prob + logp.gather(2, actions[:, steps, None]).sum((1, 2))
             entropy = entropy - (logp.exp() * logp).sum((1, 2))
         return log_prob, entropy
+
+
+def _as_slice(steps: list[int]) -> slice | list[int]:
+    """Evenly spaced steps as a slice (a view, in place of a gather and its scatter in the backward
+    pass), other steps as they are: both pick the same states."""
+    gaps = set(np.diff(steps).tolist())
+    if len(steps) > 1 and len(gaps) == 1 and gaps.pop() > 0:
+        return slice(steps[0], steps[-1] + 1, steps[1] - steps[0])
+    return steps
 
 
 def _forbid(logits: torch.Tensor, forbidden: torch.Tensor | None) -> torch.Tensor:
