@@ -530,3 +530,12 @@ def test_fused_adam_takes_the_steps_of_torch_adam_bit_for_bit():
     for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
         assert torch.equal(a, b)
     assert not torch.equal(ours[0].weight, net()[0].weight)  # the steps moved the weights
+
+
+def test_evenly_spaced_steps_become_a_slice_that_picks_the_same_steps():
+    from methods.ganas.networks import _as_slice
+
+    for steps in ([0, 1, 2, 3, 4, 5], [0, 2, 4, 6], [1, 3, 5], [0, 2, 5, 9, 14], [3], [0, 1, 3]):
+        index = _as_slice(steps)
+        assert list(range(20))[index] == steps if isinstance(index, slice) else index == steps
+    assert isinstance(_as_slice([1, 3, 5]), slice) and not isinstance(_as_slice([0, 2, 5]), slice)
