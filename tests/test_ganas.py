@@ -109,6 +109,29 @@ def test_decisions_spell_every_cell_and_decode_back_to_it(name):
         assert bench.key(spaces.decode(space, bench, actions)) == bench.key(arch)
 
 
+@pytest.mark.parametrize("name", SPACES)
+def test_teacher_forced_scores_are_the_log_probabilities_the_sampler_drew_with(name):
+    """`score` (one GRU call, forbidden choices stacked per kind once by `forbidden`) gives each sampled
+    cell the log-probability `sample` accumulated step by step, masks included."""
+    bench = available(name)
+    space = spaces.for_benchmark(bench)
+    rng = np.random.default_rng(3)
+    generator = tiny_generator(space, 0)
+    cells = GraphBatch.of([bench.graph(bench.sample(rng)) for _ in range(4)])
+    inputs = torch.arange(4).repeat(16)
+    with torch.no_grad():
+        rollout = generator.sample(space, cells, inputs, torch.Generator().manual_seed(4))
+        forbidden = generator.forbidden(rollout.masks)
+        log_prob, entropy = generator.score(cells, inputs, rollout.actions, forbidden)
+    assert torch.allclose(log_prob, rollout.log_prob, atol=1e-4)
+    assert (entropy >= 0).all()
+    for kind, steps in enumerate(generator._kind_steps):
+        anything_forbidden = any(not bool(rollout.masks[s].all()) for s in steps)
+        assert (forbidden[kind] is not None) == anything_forbidden
+    if name == "nb201-cifar10":  # no choice is ever forbidden on NB201: nothing to mask
+        assert forbidden == [None]
+
+
 def test_a_search_proposes_only_new_valid_cells_after_the_random_start(nb201_c10):
     config = GanasConfig(**SMALL)
     order, method = search(GaNas, config, nb201_c10, seed=0, budget=45)
@@ -314,7 +337,8 @@ def truth_log_likelihood(method, truth):
     n = len(truth)
     inputs, targets = torch.arange(n).repeat_interleave(n), torch.arange(n).repeat(n)
     with torch.no_grad():
-        log_prob, _ = method.generator.score(cells, inputs, actions[targets], [m[targets] for m in masks])
+        forbidden = method.generator.forbidden([m[targets] for m in masks])
+        log_prob, _ = method.generator.score(cells, inputs, actions[targets], forbidden)
     return float(log_prob.mean())
 
 
@@ -480,3 +504,38 @@ def test_ganas_beats_its_random_reward_variant_on_nb201(nb201_c10):
     random_reward = np.array([final("random", s) for s in seeds])
     assert adversarial.mean() > random_reward.mean()
     assert wilcoxon(adversarial, random_reward, alternative="greater").pvalue < 0.05, (adversarial, random_reward)
+
+
+def test_fused_adam_takes_the_steps_of_torch_adam_bit_for_bit():
+    """FusedAdam is torch.optim.Adam(fused=True) without its bookkeeping: the same weights after a
+    series of steps, including steps where one parameter has no gradient (skipped, not counted)."""
+    from methods.ganas.adam import FusedAdam
+
+    def net():  # two copies with the same start
+        return build_module(
+            lambda: torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 2)),
+            torch.Generator().manual_seed(0),
+        )
+
+    ours, theirs = net(), net()
+    opt_ours = FusedAdam(ours.parameters(), 3e-3)
+    opt_theirs = torch.optim.Adam(theirs.parameters(), lr=3e-3, fused=True)
+    x = torch.randn(32, 5, generator=torch.Generator().manual_seed(1))
+    for step in range(12):
+        for model, opt in ((ours, opt_ours), (theirs, opt_theirs)):
+            opt.zero_grad()
+            out = model(x) if step % 4 else model[1](model[0](x)).sum(1)  # every 4th step: last layer unused
+            (out**2).mean().backward()
+            opt.step()
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(ours[0].weight, net()[0].weight)  # the steps moved the weights
+
+
+def test_evenly_spaced_steps_become_a_slice_that_picks_the_same_steps():
+    from methods.ganas.networks import _as_slice
+
+    for steps in ([0, 1, 2, 3, 4, 5], [0, 2, 4, 6], [1, 3, 5], [0, 2, 5, 9, 14], [3], [0, 1, 3]):
+        index = _as_slice(steps)
+        assert list(range(20))[index] == steps if isinstance(index, slice) else index == steps
+    assert isinstance(_as_slice([1, 3, 5]), slice) and not isinstance(_as_slice([0, 2, 5]), slice)

@@ -76,6 +76,7 @@ class Generator(nn.Module):
         self.gru = nn.GRU(hidden, hidden, batch_first=True)
         self._step_offsets = np.array([self.offsets[k] for k in step_kind])  # numpy: built on the meta device
         self._kind_steps = [[s for s, k in enumerate(step_kind) if k == kind] for kind in range(len(kinds))]
+        self._kind_index = [_as_slice(steps) for steps in self._kind_steps]
         self.heads = nn.ModuleList(
             nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, width)) for width in kinds
         )
@@ -99,35 +100,62 @@ class Generator(nn.Module):
         actions = np.zeros((batch, len(self.step_kind)), dtype=np.int64)
         prev = torch.full((batch,), sum(self.kinds), dtype=torch.long)
         masks, log_prob = [], torch.zeros(batch)
+        step_inputs = self.step_embed.weight.unbind(0)
         for step, kind in enumerate(self.step_kind):
-            mask = torch.from_numpy(space.masks(step, actions[:, :step]))
-            h = self._gru_step(self.action_embed(prev) + self.step_embed.weight[step], h)
-            logp = torch.log_softmax(self.heads[kind](h).masked_fill(~mask, _MASKED) / temperature, -1)
+            allowed = space.masks(step, actions[:, :step])
+            h = self._gru_step(self.action_embed(prev) + step_inputs[step], h)
+            logits = _forbid(self.heads[kind](h), None if allowed.all() else torch.from_numpy(~allowed))
+            if temperature != 1.0:  # x / 1.0 is x: skipping it changes no bit
+                logits = logits / temperature
+            logp = torch.log_softmax(logits, -1)
             choice = torch.multinomial(logp.exp(), 1, generator=gen).squeeze(1)
             log_prob = log_prob + logp.gather(1, choice[:, None]).squeeze(1)
             actions[:, step] = choice.numpy()
-            masks.append(mask)
+            masks.append(torch.from_numpy(allowed))
             prev = choice + self.offsets[kind]
         return Rollout(inputs, torch.from_numpy(actions), masks, log_prob)
 
+    def forbidden(self, masks: Sequence[torch.Tensor]) -> list[torch.Tensor | None]:
+        """Per decision kind, the forbidden choices [B, n, width] of its n steps (None: none forbidden),
+        from per-step allowed masks: computed once for the several `score` calls on the same decisions."""
+        out: list[torch.Tensor | None] = []
+        for steps in self._kind_steps:
+            allowed = torch.stack([masks[s] for s in steps], 1)
+            out.append(None if bool(allowed.all()) else ~allowed)
+        return out
+
     def score(self, cells: GraphBatch, inputs: torch.Tensor, actions: torch.Tensor,
-              masks: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+              forbidden: Sequence[torch.Tensor | None]) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probability and entropy [B] of given decisions (teacher forcing), differentiable.
 
         The decisions are known, so the GRU runs over the whole sequence in one call and each head
         scores all the steps of its kind at once (the same network as `sample`'s step-by-step loop).
+        `forbidden` comes from `forbidden(masks)`.
         """
         h0 = self._start_state(cells, inputs)
         start = torch.full((len(inputs), 1), sum(self.kinds), dtype=torch.long)
         prev = torch.cat([start, actions[:, :-1] + torch.from_numpy(self._step_offsets[:-1])], 1)  # [B, S]
         states, _ = self.gru(self.action_embed(prev) + self.step_embed.weight, h0[None])  # [B, S, H]
         log_prob, entropy = 0, 0
-        for kind, steps in enumerate(self._kind_steps):
-            mask = torch.stack([masks[s] for s in steps], 1)  # [B, n, width]
-            logp = torch.log_softmax(self.heads[kind](states[:, steps]).masked_fill(~mask, _MASKED), -1)
+        for kind, steps in enumerate(self._kind_index):
+            logp = torch.log_softmax(_forbid(self.heads[kind](states[:, steps]), forbidden[kind]), -1)
             log_prob = log_prob + logp.gather(2, actions[:, steps, None]).sum((1, 2))
             entropy = entropy - (logp.exp() * logp).sum((1, 2))
         return log_prob, entropy
+
+
+def _as_slice(steps: list[int]) -> slice | list[int]:
+    """Evenly spaced steps as a slice (a view, in place of a gather and its scatter in the backward
+    pass), other steps as they are: both pick the same states."""
+    gaps = set(np.diff(steps).tolist())
+    if len(steps) > 1 and len(gaps) == 1 and gaps.pop() > 0:
+        return slice(steps[0], steps[-1] + 1, steps[1] - steps[0])
+    return steps
+
+
+def _forbid(logits: torch.Tensor, forbidden: torch.Tensor | None) -> torch.Tensor:
+    # Without a forbidden choice masked_fill would copy the logits unchanged: skip it.
+    return logits if forbidden is None else logits.masked_fill(forbidden, _MASKED)
 
 
 class PairDiscriminator(nn.Module):

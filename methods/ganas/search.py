@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from methods.base import SearchContext
 from methods.ganas import spaces
+from methods.ganas.adam import FusedAdam
 from methods.ganas.config import PAIR_NAMES, REWARD_NAMES, GanasConfig, GanasMleConfig
 from methods.ganas.networks import Generator, GraphBatch, PairDiscriminator, Rollout
 from predictors.common import one_torch_thread
@@ -50,7 +51,7 @@ class PolicyTrainer:
     def __init__(self, generator: Generator, lr: float, clip: float, entropy_weight: float,
                  baseline_decay: float, epochs: int) -> None:
         self.generator = generator
-        self.optimizer = torch.optim.Adam(generator.parameters(), lr=lr, fused=True)
+        self.optimizer = FusedAdam(generator.parameters(), lr)
         self.clip, self.entropy_weight = clip, entropy_weight
         self.baseline_decay, self.epochs = baseline_decay, epochs
         self.baseline: float | None = None
@@ -64,8 +65,9 @@ class PolicyTrainer:
         # how sharp the discriminator currently is.
         advantage = (reward - self.baseline) / (reward.std() + 1e-8)
         old = rollout.log_prob.detach()
+        forbidden = self.generator.forbidden(rollout.masks)
         for _ in range(self.epochs):
-            log_prob, entropy = self.generator.score(cells, rollout.inputs, rollout.actions, rollout.masks)
+            log_prob, entropy = self.generator.score(cells, rollout.inputs, rollout.actions, forbidden)
             ratio = torch.exp(log_prob - old)
             clipped = torch.clamp(ratio, 1 - self.clip, 1 + self.clip)
             objective = torch.minimum(ratio * advantage, clipped * advantage).mean()
@@ -208,7 +210,7 @@ class GaNas(_Search):
             lambda: PairDiscriminator(len(self.space.graph_ops), config.gnn_dim, config.gnn_layers, config.hidden),
             self.init_gen,
         )
-        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_discriminator, fused=True)
+        self.d_optimizer = FusedAdam(self.discriminator.parameters(), config.lr_discriminator)
         self.policy = PolicyTrainer(
             self.generator, config.lr_generator, config.ppo_clip, config.entropy_weight,
             config.baseline_decay, config.ppo_epochs,
@@ -303,16 +305,18 @@ class GaNasMle(_Search):
 
     def __init__(self, config: GanasMleConfig, context: SearchContext) -> None:
         super().__init__(config, context)
-        self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.lr_generator, fused=True)
+        self.optimizer = FusedAdam(self.generator.parameters(), config.lr_generator)
 
     def fit(self, truth: list[Cell], cells: GraphBatch) -> None:
         actions = torch.from_numpy(np.stack([self.space.to_actions(c.graph) for c in truth]))
-        masks = [torch.from_numpy(self.space.masks(step, actions[:, :step].numpy()))
-                 for step in range(actions.shape[1])]
+        forbidden = self.generator.forbidden([torch.from_numpy(self.space.masks(step, actions[:, :step].numpy()))
+                                              for step in range(actions.shape[1])])
         for _ in range(self.config.mle_steps):
             inputs = self.inputs(len(truth))
             target = torch.randint(len(truth), (self.config.rollouts,), generator=self.gen)
-            log_prob, _ = self.generator.score(cells, inputs, actions[target], [m[target] for m in masks])
+            log_prob, _ = self.generator.score(
+                cells, inputs, actions[target], [None if f is None else f[target] for f in forbidden]
+            )
             loss = -log_prob.mean()
             self.optimizer.zero_grad()
             loss.backward()
