@@ -235,8 +235,8 @@ def test_batched_ensemble_equals_members_trained_alone_by_autograd():
         for w in net.weights:
             linear = torch.nn.Linear(w.shape[1] - 1, w.shape[2])
             with torch.no_grad():
-                linear.weight.copy_(w[i, :-1].T)
-                linear.bias.copy_(w[i, -1])
+                linear.weight.copy_(torch.from_numpy(w[i, :-1].T))
+                linear.bias.copy_(torch.from_numpy(w[i, -1]))
             layers += [linear, torch.nn.ReLU()]
         model = torch.nn.Sequential(*layers[:-1])
         alone.append((model, torch.optim.Adam(model.parameters(), lr=lr, betas=BETAS)))
@@ -245,13 +245,13 @@ def test_batched_ensemble_equals_members_trained_alone_by_autograd():
         order = torch.stack([torch.randperm(n, generator=gen) for _ in range(members)])
         for start in range(0, n, batch):  # 8, 8, 4 rows: a partial batch too
             idx = order[:, start : start + batch]
-            net.step(xa[idx], y[idx])
+            net.step(xa[idx].numpy(), y[idx].unsqueeze(-1).numpy())
             for i, (model, opt) in enumerate(alone):
                 loss = torch.nn.functional.l1_loss(model(x[idx[i]]).squeeze(-1), y[idx[i]])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-    batched = net.predict(x)
+    batched = torch.from_numpy(net.predict(x.numpy()))
     for i, (model, _) in enumerate(alone):
         with torch.no_grad():
             torch.testing.assert_close(batched[i], model(x).squeeze(-1), rtol=1e-4, atol=1e-5)
