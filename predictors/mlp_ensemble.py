@@ -101,23 +101,22 @@ class BatchedMlp:
     def _activations(self, rows: int) -> tuple:
         """Buffers for `rows` rows a member (kept for the batch sizes of training): the hidden activations
         with their 1-column, stacked (the hidden layers' weight gradients are then one stacked matmul),
-        the pre-activations, the ReLU masks and the deltas; per-layer views listed once, as indexing
-        costs as much as the small ops themselves. numpy for the matmuls (one BLAS call per member, no
-        dispatch), torch for ReLU and mask (faster than numpy's ufuncs on strided views)."""
+        the ReLU masks and the deltas, with per-layer views listed once (indexing costs as much as the
+        small ops themselves). numpy for the matmuls: a stacked np.matmul is one BLAS call per member,
+        where torch.bmm pays a dispatch per member; torch for ReLU and its mask, faster than numpy's
+        ufuncs on strided views."""
         import torch
 
         if rows in self._buffers:
             return self._buffers[rows]
         m, hidden, width = self.members, len(self.dims) - 2, self.dims[1]
         acts = np.ones((hidden, m, rows, width + 1), np.float32)
-        pre = np.empty((hidden, m, rows, width), np.float32)
         masks = np.empty((hidden, m, rows, width), np.float32)
         deltas = np.empty((hidden, m, rows, width), np.float32)
-        out = np.empty((m, rows, 1), np.float32)
-        pre_t = torch.from_numpy(pre)
+        inner_t = torch.from_numpy(acts)[..., :-1]
         buffers = (
-            list(acts), list(pre), list(pre_t), list(torch.from_numpy(acts)[..., :-1]), pre_t,
-            torch.from_numpy(masks), list(masks), list(deltas), deltas, out,
+            list(acts), list(acts[..., :-1]), list(inner_t), inner_t, torch.from_numpy(masks), list(masks),
+            list(deltas), deltas, np.empty((m, rows, 1), np.float32),
             acts[:-1].transpose(0, 1, 3, 2), acts[-1].transpose(0, 2, 1), np.float32(1 / rows),
         )
         if rows <= self._batch_size:
@@ -126,13 +125,11 @@ class BatchedMlp:
 
     def forward(self, x, buffers=None) -> np.ndarray:
         """x [members, rows, fan_in + 1] (last column 1) -> predictions [members, rows, 1] (a buffer)."""
-        import torch
-
-        acts, pre, pre_t, inner_t, *_, out, _, _, _ = buffers or self._activations(x.shape[1])
+        acts, inner, inner_t, *_, out, _, _, _ = buffers or self._activations(x.shape[1])
         h = x
         for layer, w in enumerate(self.weights[:-1]):
-            np.matmul(h, w, out=pre[layer])
-            torch.clamp_min(pre_t[layer], 0, out=inner_t[layer])
+            np.matmul(h, w, out=inner[layer])
+            inner_t[layer].relu_()
             h = acts[layer]
         return np.matmul(h, self.weights[-1], out=out)
 
@@ -142,13 +139,13 @@ class BatchedMlp:
         import torch
 
         buffers = self._activations(x.shape[1])
-        _, _, _, _, pre_t, masks_t, masks, deltas, all_deltas, _, acts_t, last_t, inv_rows = buffers
+        _, _, _, all_inner_t, masks_t, masks, deltas, all_deltas, _, acts_t, last_t, inv_rows = buffers
         out = self.forward(x, buffers)
         # delta = d loss / d pre-activation; for the output: sign(out - t) / rows (sign(0) = 0, as autograd's abs)
         np.subtract(out, target, out=out)
         np.sign(out, out=out)
         np.multiply(out, inv_rows, out=out)
-        torch.gt(pre_t, 0, out=masks_t)  # ReLU' for every hidden layer at once
+        torch.gt(all_inner_t, 0, out=masks_t)  # ReLU' of every hidden layer at once
         np.matmul(last_t, out, out=self.grads[-1])
         back = out
         for layer in range(len(self.weights) - 1, 0, -1):  # delta of layer - 1 from that of layer, through ReLU
@@ -159,8 +156,9 @@ class BatchedMlp:
         np.matmul(acts_t, all_deltas[1:], out=self._hidden_grads)  # layers 1 .. last-1 in one call
         np.matmul(x.transpose(0, 2, 1), deltas[0], out=self.grads[0])
         # what torch.optim.Adam(fused=True).step() runs (torch/optim/adam.py `_fused_adam`), minus its
-        # Python bookkeeping: count the step, then the fused kernel; elementwise, so one flat tensor
-        # gives the same update as per-parameter tensors
+        # Python bookkeeping (the public functional torch.optim.adam.adam adds ~15 us a step): count
+        # the step, then the fused kernel; elementwise, so one flat tensor gives the same update as
+        # per-parameter tensors
         params, grads, exp_avgs, exp_avg_sqs, _, steps = self._adam
         steps[0] += 1
         torch._fused_adam_(
