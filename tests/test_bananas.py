@@ -218,13 +218,19 @@ def test_a_cutoff_of_40_keeps_naszillas_first_40_nb101_paths():
     assert encoding.dim == 40 and naszilla_101_indices(ours) == set(range(40))
 
 
-def test_batched_ensemble_equals_members_trained_alone_by_autograd():
-    """The hand-derived batched step against torch autograd + torch.optim.Adam, one member at a time."""
+@pytest.mark.parametrize(
+    ("members", "dims"),
+    [(3, [6, 5, 5, 5, 1]), (5, [21] + [20] * 10 + [1])],  # a small net; BANANAS's on NB201 (trunc_path)
+    ids=["small", "bananas"],
+)
+def test_batched_ensemble_equals_members_trained_alone_by_autograd(members, dims):
+    """The hand-derived batched step (numpy matmuls, torch's fused Adam kernel) against torch autograd +
+    torch.optim.Adam, one member at a time."""
     import torch
 
     from predictors.mlp_ensemble import BETAS, BatchedMlp
 
-    members, dims, lr, n, batch = 3, [6, 5, 5, 5, 1], 0.01, 20, 8
+    lr, n, batch = 0.01, 20, 8
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(n, dims[0], generator=gen).round()
     y = torch.randn(n, generator=gen)
