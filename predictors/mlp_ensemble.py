@@ -28,10 +28,11 @@ predictors/encodings.py's PathEncoding; 0 keeps its default): BANANAS's `trunc_p
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from predictors.base import PredictorEntry
 from predictors.common import UncertainEncodedPredictor, check_encoding, one_torch_thread, torch_generator
@@ -56,6 +57,13 @@ class MlpEnsembleConfig:
             raise ValueError("members, layers, width, epochs, batch_size must be >= 1 and lr > 0")
         if self.path_cutoff < 0 or (self.path_cutoff and self.encoding != "path"):
             raise ValueError("path_cutoff must be >= 0, and is for the path encoding only")
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """numpy's BLAS, found once: threadpool_limits() looks the libraries up again each call (~1 ms,
+    twice a BANANAS round), a kept controller's limit() costs ~20 us."""
+    return ThreadpoolController()
 
 
 BETAS = (0.9, 0.99)  # naszilla's keras Adam(beta_1=.9, beta_2=.99)
@@ -208,14 +216,14 @@ class MlpEnsemblePredictor(UncertainEncodedPredictor):
         import torch
 
         c = self.config
-        with one_torch_thread(), torch.inference_mode(), threadpool_limits(1, user_api="blas"):
+        with one_torch_thread(), torch.inference_mode(), _blas().limit(limits=1, user_api="blas"):
             self.net = BatchedMlp(c.members, [X.shape[1]] + [c.width] * c.layers + [1], self.generator, c.lr)
             self.net.fit(X.astype(np.float32), z.astype(np.float32), c.epochs, c.batch_size, self.generator)
 
     def _predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
-        with one_torch_thread(), torch.inference_mode(), threadpool_limits(1, user_api="blas"):
+        with one_torch_thread(), torch.inference_mode(), _blas().limit(limits=1, user_api="blas"):
             preds = self.net.predict(X.astype(np.float32)).astype(np.float64)
         return preds.mean(0), preds.std(0)
 
