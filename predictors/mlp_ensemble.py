@@ -97,9 +97,10 @@ class BatchedMlp:
             w[:, -1:] = ((torch.rand(w[:, -1:].shape, generator=generator) * 2 - 1) * bound).numpy()
         self._weights_t = [w[:, :-1].transpose(0, 2, 1) for w in self.weights]  # views: follow the updates
         # the hidden layers' gradients are consecutive in the flat buffer: one [hidden, members, .] view
-        first, hidden = self.grads[1], len(dims) - 3
-        start = self.grads[0].size
-        self._hidden_grads = self.grad[start : start + hidden * first.size].reshape(hidden, *first.shape)
+        hidden, width, start = len(dims) - 3, dims[1], self.grads[0].size
+        self._hidden_grads = self.grad[start : start + hidden * members * (width + 1) * width].reshape(
+            hidden, members, width + 1, width
+        )
         self._buffers: dict[int, tuple] = {}
         self._batch_size = 0  # fit's minibatch size: buffers for up to that many rows are kept
 

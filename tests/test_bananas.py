@@ -220,8 +220,9 @@ def test_a_cutoff_of_40_keeps_naszillas_first_40_nb101_paths():
 
 @pytest.mark.parametrize(
     ("members", "dims"),
-    [(3, [6, 5, 5, 5, 1]), (5, [21] + [20] * 10 + [1])],  # a small net; BANANAS's on NB201 (trunc_path)
-    ids=["small", "bananas"],
+    # a small net, one of a single hidden layer, BANANAS's on NB201 (trunc_path)
+    [(3, [6, 5, 5, 5, 1]), (2, [6, 5, 1]), (5, [21] + [20] * 10 + [1])],
+    ids=["small", "one-layer", "bananas"],
 )
 def test_batched_ensemble_equals_members_trained_alone_by_autograd(members, dims):
     """The hand-derived batched step (numpy matmuls, torch's fused Adam kernel) against torch autograd +
