@@ -131,7 +131,7 @@ class BatchedMlp:
         inner_t = torch.from_numpy(acts)[..., :-1]
         buffers = (
             list(acts), list(acts[..., :-1]), list(inner_t), inner_t, torch.from_numpy(masks), list(masks),
-            list(deltas), deltas, np.empty((m, rows, 1), np.float32),
+            list(deltas), deltas[1:], np.empty((m, rows, 1), np.float32),
             acts[:-1].transpose(0, 1, 3, 2), acts[-1].transpose(0, 2, 1), np.float32(1 / rows),
         )
         if rows <= self._batch_size:
@@ -154,7 +154,7 @@ class BatchedMlp:
         import torch
 
         buffers = self._activations(x.shape[1])
-        _, _, _, all_inner_t, masks_t, masks, deltas, all_deltas, _, acts_t, last_t, inv_rows = buffers
+        _, _, _, all_inner_t, masks_t, masks, deltas, later_deltas, _, acts_t, last_t, inv_rows = buffers
         out = self.forward(x, buffers)
         # delta = d loss / d pre-activation; for the output: sign(out - t) / rows (sign(0) = 0, as autograd's abs)
         np.subtract(out, target, out=out)
@@ -162,13 +162,16 @@ class BatchedMlp:
         np.multiply(out, inv_rows, out=out)
         torch.gt(all_inner_t, 0, out=masks_t)  # ReLU' of every hidden layer at once
         np.matmul(last_t, out, out=self.grads[-1])
-        back = out
-        for layer in range(len(self.weights) - 1, 0, -1):  # delta of layer - 1 from that of layer, through ReLU
+        # the output layer's back-propagation is an outer product (one term a sum): a broadcast product
+        last = len(self.weights) - 1
+        back = np.multiply(out, self._weights_t[last], out=deltas[last - 1])
+        np.multiply(back, masks[last - 1], out=back)
+        for layer in range(last - 1, 0, -1):  # delta of layer - 1 from that of layer, through ReLU
             delta = deltas[layer - 1]
             np.matmul(back, self._weights_t[layer], out=delta)
             np.multiply(delta, masks[layer - 1], out=delta)
             back = delta
-        np.matmul(acts_t, all_deltas[1:], out=self._hidden_grads)  # layers 1 .. last-1 in one call
+        np.matmul(acts_t, later_deltas, out=self._hidden_grads)  # layers 1 .. last-1 in one call
         np.matmul(x.transpose(0, 2, 1), deltas[0], out=self.grads[0])
         # what torch.optim.Adam(fused=True).step() runs (torch/optim/adam.py `_fused_adam`), minus its
         # Python bookkeeping (the public functional torch.optim.adam.adam adds ~15 us a step): count
