@@ -6,15 +6,21 @@ Each member has its own initial weights (torch.nn.Linear's uniform range) and it
 predict_dist is the members' mean and (population) standard deviation, as naszilla's acquisition
 functions compute it. Targets are standardized (BANANAS fitted raw validation losses).
 
-Speed: a BANANAS run trains the ensemble thousands of steps on 10-300 cells, where autograd and
-torch.optim's Python bookkeeping cost more than the arithmetic. So the five members are one batched
-network whose weights (bias as the last row of each matrix, against a constant-1 input column) live
-in one flat float32 buffer; a step is a hand-written forward/backward of the MLP with MAE (batched
-matmuls, ReLU masks) and one call of the kernel of `torch.optim.Adam(fused=True)` on the flat buffer.
-The members stay independent (each gradient is that of its own mean loss; Adam is elementwise), so
-this is five separate trainings; tests check it against per-member autograd training with
-torch.optim.Adam. Results equal those up to float rounding, not bitwise (mlp_ensemble before
-BANANAS version 2 used autograd). Deterministic: one thread, explicit torch.Generator.
+Speed: a BANANAS run trains the ensemble thousands of steps on 10-300 cells (about 24,000 at 300
+queries), where autograd and torch.optim's Python bookkeeping cost more than the arithmetic. So the
+five members are one batched network whose weights (bias as the last row of each matrix, against a
+constant-1 input column) live in one flat float32 buffer; a step is a hand-written forward/backward
+of the MLP with MAE and one call of the kernel of `torch.optim.Adam(fused=True)` on the flat buffer.
+At these sizes (32 rows, width 20) a step is about 160 tiny matrix products plus some 30 small
+elementwise calls, so what counts is the cost of a call: the matmuls are numpy's stacked `np.matmul`
+(one BLAS sgemm per member, ~0.5-0.9 us; torch.bmm pays a dispatch per member, ~1.5x as much), ReLU
+and its mask are torch calls on the same memory (numpy's ufuncs are slower on strided views), the
+hidden layers' weight gradients are one stacked matmul, and per-layer views are made once per batch
+size. The members stay independent (each gradient is that of its own mean loss; Adam is
+elementwise), so this is five separate trainings; tests check it against per-member autograd
+training with torch.optim.Adam. Results equal those up to float rounding, not bitwise (BANANAS
+version 2 ran the same step with torch.bmm, version 1 autograd). Deterministic: one thread (torch
+and BLAS), explicit torch.Generator for the initial weights and the minibatch orders.
 
 `path_cutoff` truncates the path encoding to its shortest paths (`max_paths` of
 predictors/encodings.py's PathEncoding; 0 keeps its default): BANANAS's `trunc_path`.
@@ -22,9 +28,11 @@ predictors/encodings.py's PathEncoding; 0 keeps its default): BANANAS's `trunc_p
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from predictors.base import PredictorEntry
 from predictors.common import UncertainEncodedPredictor, check_encoding, one_torch_thread, torch_generator
@@ -51,6 +59,13 @@ class MlpEnsembleConfig:
             raise ValueError("path_cutoff must be >= 0, and is for the path encoding only")
 
 
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """numpy's BLAS, found once: threadpool_limits() looks the libraries up again each call (~1 ms,
+    twice a BANANAS round), a kept controller's limit() costs ~20 us."""
+    return ThreadpoolController()
+
+
 BETAS = (0.9, 0.99)  # naszilla's keras Adam(beta_1=.9, beta_2=.99)
 EPS = 1e-8  # torch.optim.Adam's default
 
@@ -58,122 +73,137 @@ EPS = 1e-8  # torch.optim.Adam's default
 class BatchedMlp:
     """`members` independent ReLU MLPs with MAE loss, trained together by Adam on one flat buffer.
 
-    Layer l's weights are `weights[l]` [members, fan_in + 1, fan_out], the last row the bias; every
-    input and hidden activation carries a trailing constant-1 column so one batched matmul applies both.
+    Layer l's weights are `weights[l]` [members, fan_in + 1, fan_out] (numpy float32 views of the flat
+    buffer), the last row the bias; every input and hidden activation carries a trailing constant-1
+    column so one stacked matmul applies both.
     """
 
     def __init__(self, members: int, dims: list[int], generator, lr: float) -> None:
         import torch
 
+        if len(set(dims[1:-1])) != 1 or dims[-1] != 1:
+            raise ValueError("hidden layers must share one width, and the output is one unit")
         self.members, self.dims, self.lr = members, dims, lr
         shapes = [(members, fan_in + 1, fan_out) for fan_in, fan_out in zip(dims[:-1], dims[1:], strict=True)]
         total = sum(m * i * o for m, i, o in shapes)
-        self.flat, self.grad = torch.empty(total), torch.zeros(total)
-        self.exp_avg, self.exp_avg_sq = torch.zeros(total), torch.zeros(total)
-        self.step_count = torch.zeros(())  # float32 scalar, as torch.optim.Adam(fused=True) keeps it
+        self.flat, self.grad = np.empty(total, np.float32), np.zeros(total, np.float32)
+        # Adam's state and kernel are torch's, on the same memory as the numpy buffers
+        self._adam = ([torch.from_numpy(self.flat)], [torch.from_numpy(self.grad)], [torch.zeros(total)],
+                      [torch.zeros(total)], [], [torch.zeros(())])  # step count: float32, as Adam(fused=True)
         self.weights, self.grads = self._views(self.flat, shapes), self._views(self.grad, shapes)
         for w, fan_in in zip(self.weights, dims[:-1], strict=True):
             bound = 1 / fan_in**0.5  # torch.nn.Linear's default initial range, weights then bias
-            w[:, :-1] = (torch.rand(w[:, :-1].shape, generator=generator) * 2 - 1) * bound
-            w[:, -1:] = (torch.rand(w[:, -1:].shape, generator=generator) * 2 - 1) * bound
-        self._weights_t = [w[:, :-1].transpose(1, 2) for w in self.weights]  # views: follow the updates
-        if len(set(dims[1:-1])) != 1:
-            raise ValueError("hidden layers must share one width")
-        # the hidden layers' gradients are consecutive in the flat buffer: one [layers * members] view
-        first, hidden = self.grads[1], len(dims) - 3
-        start = first.storage_offset()
-        self._hidden_grads = self.grad[start : start + hidden * first.numel()].view(
-            hidden * members, dims[1] + 1, dims[1]
+            w[:, :-1] = ((torch.rand(w[:, :-1].shape, generator=generator) * 2 - 1) * bound).numpy()
+            w[:, -1:] = ((torch.rand(w[:, -1:].shape, generator=generator) * 2 - 1) * bound).numpy()
+        self._weights_t = [w[:, :-1].transpose(0, 2, 1) for w in self.weights]  # views: follow the updates
+        # the hidden layers' gradients are consecutive in the flat buffer: one [hidden, members, .] view
+        hidden, width, start = len(dims) - 3, dims[1], self.grads[0].size
+        self._hidden_grads = self.grad[start : start + hidden * members * (width + 1) * width].reshape(
+            hidden, members, width + 1, width
         )
         self._buffers: dict[int, tuple] = {}
+        self._batch_size = 0  # fit's minibatch size: buffers for up to that many rows are kept
 
     @staticmethod
     def _views(flat, shapes):
         views, offset = [], 0
         for shape in shapes:
             size = shape[0] * shape[1] * shape[2]
-            views.append(flat[offset : offset + size].view(shape))
+            views.append(flat[offset : offset + size].reshape(shape))
             offset += size
         return views
 
     def _activations(self, rows: int) -> tuple:
-        """Buffers reused per batch size: the hidden activations (with their 1-column) stacked, as the
-        hidden layers' weight gradients are then one batched matmul; the hidden deltas; pre-activations."""
+        """Buffers for `rows` rows a member (kept for the batch sizes of training): the hidden activations
+        with their 1-column, stacked (the hidden layers' weight gradients are then one stacked matmul),
+        the ReLU masks and the deltas, with per-layer views listed once (indexing costs as much as the
+        small ops themselves). numpy for the matmuls: a stacked np.matmul is one BLAS call per member,
+        where torch.bmm pays a dispatch per member; torch for ReLU and its mask, faster than numpy's
+        ufuncs on strided views."""
         import torch
 
-        if rows not in self._buffers:
-            m, hidden = self.members, len(self.dims) - 2
-            acts = torch.ones(hidden, m, rows, self.dims[1] + 1)
-            deltas = torch.empty(hidden - 1, m, rows, self.dims[1])
-            pre = [torch.empty(m, rows, width) for width in self.dims[1:]]
-            self._buffers[rows] = (acts, acts[:, :, :, :-1], deltas, pre)
-        return self._buffers[rows]
+        if rows in self._buffers:
+            return self._buffers[rows]
+        m, hidden, width = self.members, len(self.dims) - 2, self.dims[1]
+        acts = np.ones((hidden, m, rows, width + 1), np.float32)
+        masks = np.empty((hidden, m, rows, width), np.float32)
+        deltas = np.empty((hidden, m, rows, width), np.float32)
+        inner_t = torch.from_numpy(acts)[..., :-1]
+        buffers = (
+            list(acts), list(acts[..., :-1]), list(inner_t), inner_t, torch.from_numpy(masks), list(masks),
+            list(deltas), deltas[1:], np.empty((m, rows, 1), np.float32),
+            acts[:-1].transpose(0, 1, 3, 2), acts[-1].transpose(0, 2, 1), np.float32(1 / rows),
+        )
+        if rows <= self._batch_size:
+            self._buffers[rows] = buffers
+        return buffers
 
-    def forward(self, x):
-        """x [members, rows, fan_in + 1] (last column 1) -> predictions [members, rows]."""
-        import torch
-
-        acts, inner, _, pre = self._activations(x.shape[1])
+    def forward(self, x, buffers=None) -> np.ndarray:
+        """x [members, rows, fan_in + 1] (last column 1) -> predictions [members, rows, 1] (a buffer)."""
+        acts, inner, inner_t, *_, out, _, _, _ = buffers or self._activations(x.shape[1])
         h = x
         for layer, w in enumerate(self.weights[:-1]):
-            torch.clamp_min(torch.bmm(h, w, out=pre[layer]), 0, out=inner[layer])
+            np.matmul(h, w, out=inner[layer])
+            inner_t[layer].relu_()
             h = acts[layer]
-        return torch.bmm(h, self.weights[-1], out=pre[-1]).squeeze(-1)
+        return np.matmul(h, self.weights[-1], out=out)
 
     def step(self, x, target) -> None:
-        """One Adam step on each member's mean absolute error over its minibatch x [members, rows, .]."""
+        """One Adam step on each member's mean absolute error over its minibatch x [members, rows, .],
+        target [members, rows, 1]."""
         import torch
 
-        rows = x.shape[1]
-        acts, inner, deltas, _ = self._activations(rows)
-        out = self.forward(x)
+        buffers = self._activations(x.shape[1])
+        _, _, _, all_inner_t, masks_t, masks, deltas, later_deltas, _, acts_t, last_t, inv_rows = buffers
+        out = self.forward(x, buffers)
         # delta = d loss / d pre-activation; for the output: sign(out - t) / rows (sign(0) = 0, as autograd's abs)
-        delta = torch.sign(out - target).div_(rows).unsqueeze_(-1)
+        np.subtract(out, target, out=out)
+        np.sign(out, out=out)
+        np.multiply(out, inv_rows, out=out)
+        torch.gt(all_inner_t, 0, out=masks_t)  # ReLU' of every hidden layer at once
+        np.matmul(last_t, out, out=self.grads[-1])
+        # the output layer's back-propagation is an outer product (one term a sum): a broadcast product
         last = len(self.weights) - 1
-        torch.bmm(acts[-1].transpose(1, 2), delta, out=self.grads[last])
-        for layer in range(last, 0, -1):  # delta of layer - 1 from that of layer, through ReLU
-            into = deltas[layer - 2] if layer > 1 else None
-            back = torch.bmm(delta, self._weights_t[layer])
-            if into is None:
-                delta = torch.ops.aten.threshold_backward(back, inner[0], 0)
-            else:
-                delta = torch.ops.aten.threshold_backward.grad_input(back, inner[layer - 1], 0, grad_input=into)
-        hidden = len(self.dims) - 3  # layers 1 .. last-1: one batched matmul for all their weight gradients
-        m, width = self.members, self.dims[1]
-        torch.bmm(
-            acts[:hidden].view(hidden * m, rows, width + 1).transpose(1, 2), deltas.view(hidden * m, rows, width),
-            out=self._hidden_grads,
-        )
-        torch.bmm(x.transpose(1, 2), delta, out=self.grads[0])
+        back = np.multiply(out, self._weights_t[last], out=deltas[last - 1])
+        np.multiply(back, masks[last - 1], out=back)
+        for layer in range(last - 1, 0, -1):  # delta of layer - 1 from that of layer, through ReLU
+            delta = deltas[layer - 1]
+            np.matmul(back, self._weights_t[layer], out=delta)
+            np.multiply(delta, masks[layer - 1], out=delta)
+            back = delta
+        np.matmul(acts_t, later_deltas, out=self._hidden_grads)  # layers 1 .. last-1 in one call
+        np.matmul(x.transpose(0, 2, 1), deltas[0], out=self.grads[0])
         # what torch.optim.Adam(fused=True).step() runs (torch/optim/adam.py `_fused_adam`), minus its
-        # Python bookkeeping: count the step, then the fused kernel; elementwise, so one flat tensor
-        # gives the same update as per-parameter tensors
-        self.step_count += 1
+        # Python bookkeeping (the public functional torch.optim.adam.adam adds ~15 us a step): count
+        # the step, then the fused kernel; elementwise, so one flat tensor gives the same update as
+        # per-parameter tensors
+        params, grads, exp_avgs, exp_avg_sqs, _, steps = self._adam
+        steps[0] += 1
         torch._fused_adam_(
-            [self.flat], [self.grad], [self.exp_avg], [self.exp_avg_sq], [], [self.step_count],
+            params, grads, exp_avgs, exp_avg_sqs, [], steps,
             amsgrad=False, lr=self.lr, beta1=BETAS[0], beta2=BETAS[1], weight_decay=0.0, eps=EPS,
             maximize=False,
         )
 
-    def fit(self, x, target, epochs: int, batch_size: int, generator) -> None:
+    def fit(self, x: np.ndarray, target: np.ndarray, epochs: int, batch_size: int, generator) -> None:
         """x [rows, features] float32, target [rows]: each member its own shuffled minibatches per epoch."""
         import torch
 
         n = len(x)
-        x = torch.cat([x, torch.ones(n, 1)], 1)
+        self._batch_size = max(self._batch_size, batch_size)
+        x = np.concatenate([x, np.ones((n, 1), np.float32)], 1)
+        target = target.astype(np.float32).reshape(n, 1)
         for _ in range(epochs):
-            order = torch.stack([torch.randperm(n, generator=generator) for _ in range(self.members)])
-            xs = x.index_select(0, order.view(-1)).view(self.members, n, -1)
-            ts = target[order]
+            order = torch.stack([torch.randperm(n, generator=generator) for _ in range(self.members)]).numpy()
+            xs, ts = x[order], target[order]  # [members, n, .]: each member's rows in its own order
             for start in range(0, n, batch_size):
                 self.step(xs[:, start : start + batch_size], ts[:, start : start + batch_size])
 
-    def predict(self, x):
+    def predict(self, x: np.ndarray) -> np.ndarray:
         """x [rows, features] -> [members, rows], every member on every row."""
-        import torch
-
-        x = torch.cat([x, torch.ones(len(x), 1)], 1)
-        return self.forward(x.expand(self.members, -1, -1)).clone()
+        x = np.concatenate([x, np.ones((len(x), 1), np.float32)], 1)
+        stacked = np.broadcast_to(x, (self.members, *x.shape))
+        return self.forward(stacked, self._activations(len(x)))[..., 0].copy()
 
 
 class MlpEnsemblePredictor(UncertainEncodedPredictor):
@@ -190,16 +220,15 @@ class MlpEnsemblePredictor(UncertainEncodedPredictor):
         import torch
 
         c = self.config
-        with one_torch_thread(), torch.inference_mode():
+        with one_torch_thread(), torch.inference_mode(), _blas().limit(limits=1, user_api="blas"):
             self.net = BatchedMlp(c.members, [X.shape[1]] + [c.width] * c.layers + [1], self.generator, c.lr)
-            self.net.fit(torch.from_numpy(X), torch.from_numpy(z.astype(np.float32)), c.epochs, c.batch_size,
-                         self.generator)
+            self.net.fit(X.astype(np.float32), z.astype(np.float32), c.epochs, c.batch_size, self.generator)
 
     def _predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
-        with one_torch_thread(), torch.inference_mode():
-            preds = self.net.predict(torch.from_numpy(X)).double().numpy()
+        with one_torch_thread(), torch.inference_mode(), _blas().limit(limits=1, user_api="blas"):
+            preds = self.net.predict(X.astype(np.float32)).astype(np.float64)
         return preds.mean(0), preds.std(0)
 
 

@@ -218,13 +218,20 @@ def test_a_cutoff_of_40_keeps_naszillas_first_40_nb101_paths():
     assert encoding.dim == 40 and naszilla_101_indices(ours) == set(range(40))
 
 
-def test_batched_ensemble_equals_members_trained_alone_by_autograd():
-    """The hand-derived batched step against torch autograd + torch.optim.Adam, one member at a time."""
+@pytest.mark.parametrize(
+    ("members", "dims"),
+    # a small net, one of a single hidden layer, BANANAS's on NB201 (trunc_path)
+    [(3, [6, 5, 5, 5, 1]), (2, [6, 5, 1]), (5, [21] + [20] * 10 + [1])],
+    ids=["small", "one-layer", "bananas"],
+)
+def test_batched_ensemble_equals_members_trained_alone_by_autograd(members, dims):
+    """The hand-derived batched step (numpy matmuls, torch's fused Adam kernel) against torch autograd +
+    torch.optim.Adam, one member at a time."""
     import torch
 
     from predictors.mlp_ensemble import BETAS, BatchedMlp
 
-    members, dims, lr, n, batch = 3, [6, 5, 5, 5, 1], 0.01, 20, 8
+    lr, n, batch = 0.01, 20, 8
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(n, dims[0], generator=gen).round()
     y = torch.randn(n, generator=gen)
@@ -235,8 +242,8 @@ def test_batched_ensemble_equals_members_trained_alone_by_autograd():
         for w in net.weights:
             linear = torch.nn.Linear(w.shape[1] - 1, w.shape[2])
             with torch.no_grad():
-                linear.weight.copy_(w[i, :-1].T)
-                linear.bias.copy_(w[i, -1])
+                linear.weight.copy_(torch.from_numpy(w[i, :-1].T))
+                linear.bias.copy_(torch.from_numpy(w[i, -1]))
             layers += [linear, torch.nn.ReLU()]
         model = torch.nn.Sequential(*layers[:-1])
         alone.append((model, torch.optim.Adam(model.parameters(), lr=lr, betas=BETAS)))
@@ -245,13 +252,13 @@ def test_batched_ensemble_equals_members_trained_alone_by_autograd():
         order = torch.stack([torch.randperm(n, generator=gen) for _ in range(members)])
         for start in range(0, n, batch):  # 8, 8, 4 rows: a partial batch too
             idx = order[:, start : start + batch]
-            net.step(xa[idx], y[idx])
+            net.step(xa[idx].numpy(), y[idx].unsqueeze(-1).numpy())
             for i, (model, opt) in enumerate(alone):
                 loss = torch.nn.functional.l1_loss(model(x[idx[i]]).squeeze(-1), y[idx[i]])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-    batched = net.predict(x)
+    batched = torch.from_numpy(net.predict(x.numpy()))
     for i, (model, _) in enumerate(alone):
         with torch.no_grad():
             torch.testing.assert_close(batched[i], model(x).squeeze(-1), rtol=1e-4, atol=1e-5)
