@@ -5,9 +5,9 @@ discriminator's belief as reward); `GaNasMle` fits the same generator by maximum
 cross-entropy method, as an ablation. Everything else (X0, truth set, proposals) is shared.
 
 Reproducibility: every random draw after X0 comes from two torch generators seeded from the run
-(stream 0 initialises the networks, stream 1 drives sampling). The constructor sets torch to one
-thread and deterministic algorithms; both settings are process-wide, which is acceptable because the
-runner runs one search per process (worker) at a time.
+(stream 0 initialises the networks, stream 1 drives sampling). Torch runs on one thread while the
+search computes (`one_torch_thread`), so no reduction depends on how work is split across threads; the
+CPU kernels used are deterministic on one thread (tests/test_ganas.py reruns a seed and compares bits).
 """
 
 from __future__ import annotations
