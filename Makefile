@@ -116,8 +116,8 @@ ganas-variants: setup
 
 # The predictor benchmark (White et al. 2021 protocol): every predictor on NB201 (3 datasets), NB101 (real labels:
 # the 20k validation sample and the 6,760 test-accuracy cells) and NB301 (surrogate), 5 trials, 4 train sizes,
-# XGBoost and RF also tuned (20 configurations, 3-fold CV on the training cells): 25 CPU-minutes measured (51 min
-# wall on the shared 2-core machine). Finished targets are kept in
+# XGBoost and RF also tuned (20 configurations, 3-fold CV on the training cells): 23-25 CPU-minutes measured (one
+# process). Finished targets are kept in
 # results/predictors/parts (checksummed), so an interrupted run resumes.
 PRED_TARGETS ?= nb201-cifar10,nb101-valid20k,nb101-test6760,nb201-cifar100,nb201-imagenet16,nb301
 reproduce-predictors: setup
