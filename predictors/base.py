@@ -30,3 +30,6 @@ class PredictorEntry:
     # Built from the space, never the benchmark: a predictor inside a search sees no oracle either.
     build: Callable[[Any, SearchSpace, np.random.SeedSequence], Predictor]
     description: str
+    # raised when the same seed and settings would fit different predictions, so that a run using the
+    # predictor gets a new id (suite/spec.py RunSpec.predictor_version) instead of a stored stale trajectory
+    version: int = 1

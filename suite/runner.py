@@ -94,6 +94,11 @@ def search_context(run: RunSpec, bench: Benchmark) -> SearchContext:
         import predictors
 
         pred_entry = predictors.get(run.predictor)
+        if pred_entry.version != (run.predictor_version or 1):
+            raise NasreproError(
+                f"the run was made by version {run.predictor_version or 1} of predictor {run.predictor}, "
+                f"this is version {pred_entry.version}"
+            )
         predictor_seeds = np.random.SeedSequence(run.experiment_seed, spawn_key=(run.repeat, 2))
         predictor = pred_entry.build(pred_entry.config_cls(), bench.space, predictor_seeds)
     return SearchContext(bench.space, np.random.default_rng(seeds), seeds, predictor, constraint)

@@ -46,10 +46,16 @@ class RunSpec:
     experiment_seed: int = 0
     predictor: str | None = None
     constraint: str | None = None
+    # the predictor's version from 2 on; None: no predictor, or one at version 1 (predictors had no
+    # versions before), so the ids of runs made before this field existed stay what they were
+    predictor_version: int | None = None
 
     @property
     def run_id(self) -> str:
-        canonical = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
+        fields = dataclasses.asdict(self)
+        if fields["predictor_version"] is None:
+            del fields["predictor_version"]
+        canonical = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,10 +87,12 @@ class ExperimentSpec:
         unknown = sorted(set(self.method_settings) - set(self.methods))
         if unknown:
             raise NasreproError(f"settings given for methods not in the experiment: {unknown}")
+        predictor_version = None
         if self.predictor is not None:
             import predictors
 
-            predictors.get(self.predictor)
+            predictor_version = predictors.get(self.predictor).version
+            predictor_version = predictor_version if predictor_version > 1 else None
             ignoring = sorted(name for name, entry in entries.items() if not entry.uses_predictor)
             if ignoring:
                 raise NasreproError(f"--predictor is not used by {', '.join(ignoring)}; run those without it")
@@ -115,6 +123,7 @@ class ExperimentSpec:
                             repeat=repeat, budget=self.budget,
                             experiment_seed=self.experiment_seed, predictor=self.predictor,
                             constraint=str(constraint) if constraint else None,
+                            predictor_version=predictor_version,
                         )
                     )
         return runs

@@ -82,6 +82,33 @@ def test_run_ids_depend_on_every_setting():
     assert len({r.run_id for r in changed} | {base.run_id}) == len(changed) + 1
 
 
+def hash_of_fields(fields: dict) -> str:
+    """The run id as it was computed before RunSpec had predictor_version (the stores' ids)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def test_predictor_versions_enter_run_ids_from_version_2_and_leave_earlier_ids_alone(nb201_c10):
+    import predictors
+
+    plain = one_run()
+    with_xgb = ExperimentSpec(("nb201-cifar10",), ("ganas",), (0,), Budget(150), predictor="xgb").runs()[0]
+    assert predictors.get("xgb").version == 1
+    for run in (plain, with_xgb):
+        assert run.predictor_version is None
+        fields = dataclasses.asdict(run)
+        del fields["predictor_version"]
+        assert run.run_id == hash_of_fields(fields)
+    with_mlp = ExperimentSpec(("nb201-cifar10",), ("rs",), (0,), Budget(150), predictor="mlp_ensemble").runs()[0]
+    assert with_mlp.predictor_version == predictors.get("mlp_ensemble").version > 1
+    assert with_mlp.run_id != dataclasses.replace(with_mlp, predictor_version=None).run_id
+    # a stored run of an earlier version of the predictor cannot be recomputed as if it were this one
+    with pytest.raises(NasreproError, match="version 1 of predictor mlp_ensemble, this is version 2"):
+        execute(dataclasses.replace(with_mlp, predictor_version=None))
+
+
 def test_rerunning_an_experiment_skips_finished_runs(tmp_path):
     runs = ExperimentSpec(("nb201-cifar10",), ("rs", "re"), (0, 1), Budget(20)).runs()
     store = Store(tmp_path)
