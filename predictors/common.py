@@ -110,6 +110,21 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def fused_adam_step(params: list, grads: list, exp_avgs: list, exp_avg_sqs: list, steps: list, *,
+                    lr: float, betas: tuple[float, float], eps: float) -> None:
+    """One update by the kernel `torch.optim.Adam(fused=True).step()` runs (torch/optim/adam.py
+    `_fused_adam`), without the optimiser's per-call Python bookkeeping: `steps` are float32 scalars
+    the caller counts, as torch's Adam keeps them. The kernel is private torch API, so it is called from
+    here only; tests/test_ganas.py checks it against torch.optim.Adam bit for bit, so a torch whose
+    kernel changes fails there."""
+    import torch
+
+    torch._fused_adam_(
+        params, grads, exp_avgs, exp_avg_sqs, [], steps,
+        amsgrad=False, lr=lr, beta1=betas[0], beta2=betas[1], weight_decay=0.0, eps=eps, maximize=False,
+    )
+
+
 def torch_generator(seed_sequence: np.random.SeedSequence):
     import torch
 

@@ -30,12 +30,19 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from predictors.base import PredictorEntry
-from predictors.common import UncertainEncodedPredictor, check_encoding, one_torch_thread, torch_generator
+from predictors.common import (
+    UncertainEncodedPredictor,
+    check_encoding,
+    fused_adam_step,
+    one_torch_thread,
+    torch_generator,
+)
 from predictors.encodings import PathEncoding
 from suite.benchmarks.base import Benchmark
 
@@ -70,6 +77,24 @@ BETAS = (0.9, 0.99)  # naszilla's keras Adam(beta_1=.9, beta_2=.99)
 EPS = 1e-8  # torch.optim.Adam's default
 
 
+class _Buffers(NamedTuple):
+    """Working memory of a step for one minibatch size; per-layer views listed once, as indexing costs as
+    much as the small ops themselves."""
+
+    acts: list  # per hidden layer, [members, rows, width + 1]: activations with their 1-column
+    inner: list  # the same without the 1-column, numpy (matmul outputs)
+    inner_t: list  # the same as torch tensors (ReLU in place)
+    all_inner_t: Any  # every hidden layer's inner part, one torch tensor (the masks in one call)
+    masks_t: Any  # ReLU' of every hidden layer, torch view of `masks`
+    masks: list  # per hidden layer, numpy
+    deltas: list  # per hidden layer, d loss / d pre-activation
+    later_deltas: np.ndarray  # the deltas of layers 2.., stacked: their weights' gradients in one matmul
+    out: np.ndarray  # [members, rows, 1]: the predictions, then the output delta
+    acts_t: np.ndarray  # activations of layers 1..-2, transposed, for the hidden weights' gradients
+    last_t: np.ndarray  # the last hidden activation, transposed, for the output weights' gradient
+    inv_rows: np.float32  # 1 / rows: the mean of the absolute error
+
+
 class BatchedMlp:
     """`members` independent ReLU MLPs with MAE loss, trained together by Adam on one flat buffer.
 
@@ -89,7 +114,7 @@ class BatchedMlp:
         self.flat, self.grad = np.empty(total, np.float32), np.zeros(total, np.float32)
         # Adam's state and kernel are torch's, on the same memory as the numpy buffers
         self._adam = ([torch.from_numpy(self.flat)], [torch.from_numpy(self.grad)], [torch.zeros(total)],
-                      [torch.zeros(total)], [], [torch.zeros(())])  # step count: float32, as Adam(fused=True)
+                      [torch.zeros(total)], [torch.zeros(())])  # step count: float32, as Adam(fused=True)
         self.weights, self.grads = self._views(self.flat, shapes), self._views(self.grad, shapes)
         for w, fan_in in zip(self.weights, dims[:-1], strict=True):
             bound = 1 / fan_in**0.5  # torch.nn.Linear's default initial range, weights then bias
@@ -101,7 +126,7 @@ class BatchedMlp:
         self._hidden_grads = self.grad[start : start + hidden * members * (width + 1) * width].reshape(
             hidden, members, width + 1, width
         )
-        self._buffers: dict[int, tuple] = {}
+        self._buffers: dict[int, _Buffers] = {}
         self._batch_size = 0  # fit's minibatch size: buffers for up to that many rows are kept
 
     @staticmethod
@@ -113,13 +138,10 @@ class BatchedMlp:
             offset += size
         return views
 
-    def _activations(self, rows: int) -> tuple:
-        """Buffers for `rows` rows a member (kept for the batch sizes of training): the hidden activations
-        with their 1-column, stacked (the hidden layers' weight gradients are then one stacked matmul),
-        the ReLU masks and the deltas, with per-layer views listed once (indexing costs as much as the
-        small ops themselves). numpy for the matmuls: a stacked np.matmul is one BLAS call per member,
-        where torch.bmm pays a dispatch per member; torch for ReLU and its mask, faster than numpy's
-        ufuncs on strided views."""
+    def _activations(self, rows: int) -> _Buffers:
+        """The buffers for `rows` rows a member, kept for the batch sizes of training. numpy for the
+        matmuls: a stacked np.matmul is one BLAS call per member, where torch.bmm pays a dispatch per
+        member; torch for ReLU and its mask, faster than numpy's ufuncs on strided views."""
         import torch
 
         if rows in self._buffers:
@@ -129,39 +151,41 @@ class BatchedMlp:
         masks = np.empty((hidden, m, rows, width), np.float32)
         deltas = np.empty((hidden, m, rows, width), np.float32)
         inner_t = torch.from_numpy(acts)[..., :-1]
-        buffers = (
-            list(acts), list(acts[..., :-1]), list(inner_t), inner_t, torch.from_numpy(masks), list(masks),
-            list(deltas), deltas[1:], np.empty((m, rows, 1), np.float32),
-            acts[:-1].transpose(0, 1, 3, 2), acts[-1].transpose(0, 2, 1), np.float32(1 / rows),
+        buffers = _Buffers(
+            acts=list(acts), inner=list(acts[..., :-1]), inner_t=list(inner_t), all_inner_t=inner_t,
+            masks_t=torch.from_numpy(masks), masks=list(masks), deltas=list(deltas), later_deltas=deltas[1:],
+            out=np.empty((m, rows, 1), np.float32), acts_t=acts[:-1].transpose(0, 1, 3, 2),
+            last_t=acts[-1].transpose(0, 2, 1), inv_rows=np.float32(1 / rows),
         )
         if rows <= self._batch_size:
             self._buffers[rows] = buffers
         return buffers
 
-    def forward(self, x, buffers=None) -> np.ndarray:
+    def forward(self, x, buffers: _Buffers | None = None) -> np.ndarray:
         """x [members, rows, fan_in + 1] (last column 1) -> predictions [members, rows, 1] (a buffer)."""
-        acts, inner, inner_t, *_, out, _, _, _ = buffers or self._activations(x.shape[1])
+        b = buffers or self._activations(x.shape[1])
+        acts, inner, inner_t = b.acts, b.inner, b.inner_t
         h = x
         for layer, w in enumerate(self.weights[:-1]):
             np.matmul(h, w, out=inner[layer])
             inner_t[layer].relu_()
             h = acts[layer]
-        return np.matmul(h, self.weights[-1], out=out)
+        return np.matmul(h, self.weights[-1], out=b.out)
 
     def step(self, x, target) -> None:
         """One Adam step on each member's mean absolute error over its minibatch x [members, rows, .],
         target [members, rows, 1]."""
         import torch
 
-        buffers = self._activations(x.shape[1])
-        _, _, _, all_inner_t, masks_t, masks, deltas, later_deltas, _, acts_t, last_t, inv_rows = buffers
-        out = self.forward(x, buffers)
+        b = self._activations(x.shape[1])
+        masks, deltas = b.masks, b.deltas
+        out = self.forward(x, b)
         # delta = d loss / d pre-activation; for the output: sign(out - t) / rows (sign(0) = 0, as autograd's abs)
         np.subtract(out, target, out=out)
         np.sign(out, out=out)
-        np.multiply(out, inv_rows, out=out)
-        torch.gt(all_inner_t, 0, out=masks_t)  # ReLU' of every hidden layer at once
-        np.matmul(last_t, out, out=self.grads[-1])
+        np.multiply(out, b.inv_rows, out=out)
+        torch.gt(b.all_inner_t, 0, out=b.masks_t)  # ReLU' of every hidden layer at once
+        np.matmul(b.last_t, out, out=self.grads[-1])
         # the output layer's back-propagation is an outer product (one term a sum): a broadcast product
         last = len(self.weights) - 1
         back = np.multiply(out, self._weights_t[last], out=deltas[last - 1])
@@ -171,19 +195,12 @@ class BatchedMlp:
             np.matmul(back, self._weights_t[layer], out=delta)
             np.multiply(delta, masks[layer - 1], out=delta)
             back = delta
-        np.matmul(acts_t, later_deltas, out=self._hidden_grads)  # layers 1 .. last-1 in one call
+        np.matmul(b.acts_t, b.later_deltas, out=self._hidden_grads)  # layers 1 .. last-1 in one call
         np.matmul(x.transpose(0, 2, 1), deltas[0], out=self.grads[0])
-        # what torch.optim.Adam(fused=True).step() runs (torch/optim/adam.py `_fused_adam`), minus its
-        # Python bookkeeping (the public functional torch.optim.adam.adam adds ~15 us a step): count
-        # the step, then the fused kernel; elementwise, so one flat tensor gives the same update as
-        # per-parameter tensors
-        params, grads, exp_avgs, exp_avg_sqs, _, steps = self._adam
+        # Adam on the flat buffer: elementwise, so one tensor gives the same update as per-parameter ones
+        params, grads, exp_avgs, exp_avg_sqs, steps = self._adam
         steps[0] += 1
-        torch._fused_adam_(
-            params, grads, exp_avgs, exp_avg_sqs, [], steps,
-            amsgrad=False, lr=self.lr, beta1=BETAS[0], beta2=BETAS[1], weight_decay=0.0, eps=EPS,
-            maximize=False,
-        )
+        fused_adam_step(params, grads, exp_avgs, exp_avg_sqs, steps, lr=self.lr, betas=BETAS, eps=EPS)
 
     def fit(self, x: np.ndarray, target: np.ndarray, epochs: int, batch_size: int, generator) -> None:
         """x [rows, features] float32, target [rows]: each member its own shuffled minibatches per epoch."""

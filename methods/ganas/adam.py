@@ -3,8 +3,9 @@
 GA-NAS makes about 540 optimiser steps per 150-query run on networks of a few thousand weights. There
 `torch.optim.Adam(fused=True).step` spends several times longer in Python (parameter grouping, state
 look-ups, hooks, profiler records, the dynamo guard) than in the update itself. `FusedAdam` keeps its
-state in flat lists and calls the same kernel (`torch._fused_adam_`) with the same arguments, so the
-weights it produces are those of `torch.optim.Adam(params, lr, fused=True)`, bit for bit (tested).
+state in flat lists and calls the same kernel (predictors.common.fused_adam_step) with the same
+arguments, so the weights it produces are those of `torch.optim.Adam(params, lr, fused=True)`, bit for
+bit (tested).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import torch
+
+from predictors.common import fused_adam_step
 
 
 class FusedAdam:
@@ -44,21 +47,8 @@ class FusedAdam:
         # stepped equally often share one tensor, in place of torch's per-parameter increments.
         tensors = {c: torch.tensor(float(c), dtype=torch.float32) for c in {self.counts[i] for i in live}}
         steps = [tensors[self.counts[i]] for i in live]
-        torch._fused_adam_(
-            [self.params[i] for i in live],
-            [self.params[i].grad for i in live],
-            [self.exp_avgs[i] for i in live],
-            [self.exp_avg_sqs[i] for i in live],
-            [],
-            steps,
-            amsgrad=False,
-            lr=self.lr,
-            beta1=self.betas[0],
-            beta2=self.betas[1],
-            weight_decay=0.0,
-            eps=self.eps,
-            maximize=False,
-            grad_scale=None,
-            found_inf=None,
+        fused_adam_step(
+            [self.params[i] for i in live], [self.params[i].grad for i in live],
+            [self.exp_avgs[i] for i in live], [self.exp_avg_sqs[i] for i in live], steps,
+            lr=self.lr, betas=self.betas, eps=self.eps,
         )
-
