@@ -21,11 +21,6 @@ from suite import data
 from suite.errors import DataError
 
 
-def writable_dir() -> Path:
-    """The cache directory, checked to be a writable directory; DataError (one line) otherwise."""
-    return data.cache_dir()
-
-
 def _digest_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
@@ -50,7 +45,7 @@ def load_npz(path: Path, what: str) -> dict[str, np.ndarray] | None:
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write atomically, then the digest; the directory must have been checked with writable_dir()."""
+    """Write atomically, then the digest; the directory must have been checked with data.cache_dir()."""
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
         with os.fdopen(fd, "wb") as fh:

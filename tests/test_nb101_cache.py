@@ -89,7 +89,7 @@ def test_a_read_only_cache_directory_is_refused_before_any_work(cache, monkeypat
 
     monkeypatch.setattr(data, "make_writable_dir", refuse)  # root ignores chmod: simulate EACCES
     with pytest.raises(DataError, match="not a writable directory"):
-        cache_files.writable_dir()
+        data.cache_dir()
     monkeypatch.setattr(nb101_space, "enumerate_cells", lambda: pytest.fail("enumerated before the check"))
     with pytest.raises(DataError, match="not a writable directory"):
         nb101_space.CellTable.load()
@@ -100,6 +100,6 @@ def test_a_chmod_read_only_cache_directory_is_refused(cache):
     cache.chmod(0o555)
     try:
         with pytest.raises(DataError, match="not a writable directory"):
-            cache_files.writable_dir()
+            data.cache_dir()
     finally:
         cache.chmod(0o755)

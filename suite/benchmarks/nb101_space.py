@@ -353,7 +353,7 @@ class CellTable:
     @classmethod
     def load(cls) -> CellTable:
         """The cached table, enumerating the space first if there is no valid cache."""
-        path = cls.path()
+        path = cls.path()  # data.cache_dir() refuses an unwritable cache here, before any enumerating
         arrays = cache_files.load_npz(path, "NB101 cell table")
         if arrays is not None:
             try:
@@ -362,7 +362,6 @@ class CellTable:
                     return cells
             except KeyError:
                 pass  # from another version: rebuild below
-        cache_files.writable_dir()  # refuse before enumerating, not after
         cells = enumerate_cells()
         cells.save(path)
         return cells

@@ -212,7 +212,7 @@ class Nb201(OnSpace):
         # NB201 records the time of the whole 200-epoch training; a 12-epoch run costs its share.
         self._cost = {e: (cost * (e / 200)).tolist() for e in FIDELITIES}
         self._valid_200, self._cost_200 = self._search[200], self._cost[200]
-        # A query costs the full training time (the runner queries at 200 epochs); NaN where none is recorded.
+        # A query costs the full training time (the runner queries at 200 epochs).
         self.cheapest_query = float(cost.min()) if self.has_cost else None
         self._final = table[self.dataset.final_column].to_numpy()
         self.optimum = float(self._final.max())
