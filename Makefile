@@ -102,7 +102,8 @@ ganas-predictor: setup
 		--title "GA-NAS with and without a predictor: $(BUDGET) queries, seeds $(SEEDS) of experiment seed $(EXPERIMENT_SEED)"
 
 # GA-NAS's departures measured: the other reading of the paper's pair construction (pairs=same-set) and a
-# random reward in place of the discriminator's, beside plain GA-NAS, on NB201 CIFAR-10 and NB101.
+# random reward in place of the discriminator's, beside plain GA-NAS, on NB201 CIFAR-10 and NB101; on NB101
+# also GA-NAS with version 2's per-edge decoder (nb101_decoder=per-edge).
 ganas-variants: setup
 	$(NASREPRO) data prepare nb101
 	$(NASREPRO) run --benchmark nb201-cifar10,nb101 --method ganas --seeds $(SEEDS) --budget $(BUDGET) \
@@ -111,8 +112,10 @@ ganas-variants: setup
 		--budget $(BUDGET) --experiment-seed $(EXPERIMENT_SEED) --out runs/ganas-variants --workers $(WORKERS)
 	$(NASREPRO) run --benchmark nb201-cifar10,nb101 --method ganas --set ganas.reward=random --seeds $(SEEDS) \
 		--budget $(BUDGET) --experiment-seed $(EXPERIMENT_SEED) --out runs/ganas-variants --workers $(WORKERS)
+	$(NASREPRO) run --benchmark nb101 --method ganas --set ganas.nb101_decoder=per-edge --seeds $(SEEDS) \
+		--budget $(BUDGET) --experiment-seed $(EXPERIMENT_SEED) --out runs/ganas-variants --workers $(WORKERS)
 	$(NASREPRO) report runs/ganas-variants --out results/ganas-variants \
-		--title "GA-NAS and its variants (pairs=same-set, reward=random): $(BUDGET) queries, seeds $(SEEDS) of experiment seed $(EXPERIMENT_SEED)"
+		--title "GA-NAS and its variants (pairs=same-set, reward=random, nb101_decoder=per-edge): $(BUDGET) queries, seeds $(SEEDS) of experiment seed $(EXPERIMENT_SEED)"
 
 # The predictor benchmark (White et al. 2021 protocol): every predictor on NB201 (3 datasets), NB101 (real labels:
 # the 20k validation sample and the 6,760 test-accuracy cells) and NB301 (surrogate), 5 trials, 4 train sizes,

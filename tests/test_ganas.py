@@ -20,8 +20,13 @@ from suite.errors import NasreproError
 
 SMALL = {"n_init": 20, "top_k": 5, "n_eval": 5, "inner_rounds": 2, "rollouts": 16, "d_steps": 2, "ppo_epochs": 2}
 SMALL_MLE = {"n_init": 20, "top_k": 5, "n_eval": 5, "mle_steps": 4, "rollouts": 16}
-# Every space GA-NAS decodes, where its benchmark is registered on this machine.
-SPACES = ["nb201-cifar10", "nb101", "nb301"]
+# Every space GA-NAS decodes (NB101 by either decoder), where its benchmark is registered on this machine.
+SPACES = [
+    pytest.param("nb201-cifar10", "per-node", id="nb201"),
+    pytest.param("nb101", "per-node", id="nb101-per-node"),
+    pytest.param("nb101", "per-edge", id="nb101-per-edge"),
+    pytest.param("nb301", "per-node", id="nb301"),
+]
 
 
 def context(bench, seed, constraint=None, predictor=None):
@@ -80,10 +85,10 @@ def masked_uniform_actions(space, n, rng):
     return actions
 
 
-@pytest.mark.parametrize("name", SPACES)
-def test_every_decoded_cell_is_a_valid_cell_of_the_space(name):
+@pytest.mark.parametrize(("name", "decoder"), SPACES)
+def test_every_decoded_cell_is_a_valid_cell_of_the_space(name, decoder):
     bench = available(name)
-    space = spaces.for_benchmark(bench)
+    space = spaces.for_benchmark(bench, decoder)
     rng = np.random.default_rng(1)
     # Any sequence the masks allow decodes to a cell (the masks are the whole validity story) ...
     for actions in masked_uniform_actions(space, 300, rng):
@@ -96,10 +101,10 @@ def test_every_decoded_cell_is_a_valid_cell_of_the_space(name):
     assert all(spaces.decode(space, bench, a) is not None for a in rollout.actions.numpy())
 
 
-@pytest.mark.parametrize("name", SPACES)
-def test_decisions_spell_every_cell_and_decode_back_to_it(name):
+@pytest.mark.parametrize(("name", "decoder"), SPACES)
+def test_decisions_spell_every_cell_and_decode_back_to_it(name, decoder):
     bench = available(name)
-    space = spaces.for_benchmark(bench)
+    space = spaces.for_benchmark(bench, decoder)
     rng = np.random.default_rng(2)
     for _ in range(100):
         arch = bench.sample(rng)
@@ -109,12 +114,12 @@ def test_decisions_spell_every_cell_and_decode_back_to_it(name):
         assert bench.key(spaces.decode(space, bench, actions)) == bench.key(arch)
 
 
-@pytest.mark.parametrize("name", SPACES)
-def test_teacher_forced_scores_are_the_log_probabilities_the_sampler_drew_with(name):
+@pytest.mark.parametrize(("name", "decoder"), SPACES)
+def test_teacher_forced_scores_are_the_log_probabilities_the_sampler_drew_with(name, decoder):
     """`score` (one GRU call, forbidden choices stacked per kind once by `forbidden`) gives each sampled
     cell the log-probability `sample` accumulated step by step, masks included."""
     bench = available(name)
-    space = spaces.for_benchmark(bench)
+    space = spaces.for_benchmark(bench, decoder)
     rng = np.random.default_rng(3)
     generator = tiny_generator(space, 0)
     cells = GraphBatch.of([bench.graph(bench.sample(rng)) for _ in range(4)])
@@ -130,6 +135,34 @@ def test_teacher_forced_scores_are_the_log_probabilities_the_sampler_drew_with(n
         assert (forbidden[kind] is not None) == anything_forbidden
     if name == "nb201-cifar10":  # no choice is ever forbidden on NB201: nothing to mask
         assert forbidden == [None]
+
+
+def test_both_nb101_decoders_allow_exactly_the_same_decoded_graphs():
+    """The per-node decoder regroups the per-edge decoder's decisions: any graph one decoder's masks
+    allow (unreachable nodes included, before pruning), the other spells with decisions its own masks
+    allow; then the per-node masks against the rules they encode, on hand-made prefixes."""
+    bench = available("nb101")
+    node, edge = spaces.for_benchmark(bench, "per-node"), spaces.for_benchmark(bench, "per-edge")
+    rng = np.random.default_rng(5)
+    for source, target in ((node, edge), (edge, node)):
+        for actions in masked_uniform_actions(source, 300, rng):
+            graph = source.to_graph(actions)
+            spelled = target.to_actions(graph)
+            for step, choice in enumerate(spelled):
+                assert target.masks(step, spelled[None, :step])[0, choice], (step, spelled)
+            again = target.to_graph(spelled)
+            assert np.array_equal(again.adjacency, graph.adjacency) and np.array_equal(again.ops, graph.ops)
+    width = 64  # subsets of the 6 possible sources
+    first = node.masks(0, np.zeros((1, 0), dtype=np.int64))[0]
+    assert first.reshape(3, width)[:, :2].all() and not first.reshape(3, width)[:, 2:].any()  # node 1: {}, {0}
+    unreachable_1 = np.array([[0 * width + 0]])  # node 1 takes no input: it is unreachable
+    second = node.masks(1, unreachable_1)[0].reshape(3, width)[0]
+    assert second[0] and second[0b01] and not second[0b10] and not second[0b11]
+    full = np.array([[2 * width + 0b1, 2 * width + 0b11, 2 * width + 0b111, 1 * width + 0b1]])  # 1+2+3+1 = 7 edges
+    fifth = node.masks(4, full)[0].reshape(3, width)[0]  # interior edges stop at 8: one more at most
+    assert fifth[0] and fifth[0b1] and fifth[0b10000] and not fifth[0b11] and not fifth[0b100000]
+    last = node.masks(5, np.concatenate([full, [[0]]], 1))[0]  # the output: 9 edges in all, at least one
+    assert not last[0] and last[0b1] and last[0b11000] and not last[0b111] and not last[0b100000]
 
 
 def test_a_search_proposes_only_new_valid_cells_after_the_random_start(nb201_c10):
@@ -246,6 +279,9 @@ def test_settings_are_checked_and_shared_by_every_benchmark():
         methods.get("ganas").make_config("nb201-cifar10", {"reward": "constant"})
     with pytest.raises(NasreproError, match="pairs must be one of"):
         methods.get("ganas").make_config("nb201-cifar10", {"pairs": "triplets"})
+    for name in ("ganas", "ganas-mle"):
+        with pytest.raises(NasreproError, match="nb101_decoder must be one of"):
+            methods.get(name).make_config("nb101", {"nb101_decoder": "per-cell"})
     assert methods.get("ganas").uses_predictor and methods.get("ganas-mle").uses_predictor
     for entry in (methods.get("ganas"), methods.get("ganas-mle")):
         base = entry.default_config("nb201-cifar10")

@@ -26,14 +26,16 @@ ENTRY = MethodEntry(
     "ganas", GanasConfig, _build_ganas,
     "GA-NAS: generator fitted to the top-k cells adversarially (pairwise GNN discriminator, PPO)",
     config_for=ganas_config_for,
-    version=2,  # 2: batched teacher forcing, one encoder call per batch (float sums reordered)
+    # 2: batched teacher forcing, one encoder call per batch (float sums reordered); 3: NB101 cells
+    # decoded in one joint decision per node (nb101_decoder="per-node"; "per-edge" is version 2's)
+    version=3,
     uses_predictor=True,  # --predictor: G draws pool_factor x n_eval cells, the predictor picks n_eval
 )
 MLE_ENTRY = MethodEntry(
     "ganas-mle", GanasMleConfig, _build_mle,
     "GA-NAS ablation: the same generator fitted to the top-k cells by maximum likelihood",
     config_for=mle_config_for,
-    version=2,  # 2: the same speed-ups as ganas
+    version=3,  # 2: the same speed-ups as ganas; 3: the same NB101 decoder as ganas
     uses_predictor=True,
 )
 

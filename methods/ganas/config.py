@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields
 # The names of search.REWARDS and search.PAIRINGS, here so that checking a config needs no torch.
 REWARD_NAMES = ("discriminator", "random")
 PAIR_NAMES = ("relativistic", "same-set")
+# The names of spaces.NB101_DECODERS: how the generator spells an NB101 cell (see spaces.py).
+NB101_DECODER_NAMES = ("per-node", "per-edge")
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,17 @@ class GanasConfig:
     # Named variants, measurable as ablations (see README.md):
     reward: str = "discriminator"  # "random": U(0,1) noise in place of D's belief (the ablation)
     pairs: str = "relativistic"  # D's pair construction; "same-set": (truth, truth) positives too
+    # NB101 only: one joint decision per node, operation and input set (6 GRU steps, version 3), or
+    # "per-edge": the operation, then one yes/no decision per incoming edge (26 steps, version 2's)
+    nb101_decoder: str = "per-node"
 
     def __post_init__(self) -> None:
+        _check_decoder(self.nb101_decoder)
         if self.reward not in REWARD_NAMES:
             raise ValueError(f"reward must be one of {list(REWARD_NAMES)}, not {self.reward!r}")
         if self.pairs not in PAIR_NAMES:
             raise ValueError(f"pairs must be one of {list(PAIR_NAMES)}, not {self.pairs!r}")
-        skip = ("entropy_weight", "baseline_decay", "reward", "pairs")
+        skip = ("entropy_weight", "baseline_decay", "reward", "pairs", "nb101_decoder")
         positive = [f.name for f in fields(self) if f.name not in skip]
         bad = [name for name in positive if not getattr(self, name) > 0]
         if bad:
@@ -74,11 +80,18 @@ class GanasMleConfig:
     hidden: int = 64
     max_proposal_batches: int = 64
     pool_factor: int = 5  # with a run predictor only, as in GanasConfig
+    nb101_decoder: str = "per-node"  # as in GanasConfig
 
     def __post_init__(self) -> None:
-        bad = [f.name for f in fields(self) if not getattr(self, f.name) > 0]
+        _check_decoder(self.nb101_decoder)
+        bad = [f.name for f in fields(self) if f.name != "nb101_decoder" and not getattr(self, f.name) > 0]
         if bad:
             raise ValueError(f"settings {bad} must be positive")
+
+
+def _check_decoder(name: str) -> None:
+    if name not in NB101_DECODER_NAMES:
+        raise ValueError(f"nb101_decoder must be one of {list(NB101_DECODER_NAMES)}, not {name!r}")
 
 
 def ganas_config_for(benchmark: str) -> GanasConfig:

@@ -83,7 +83,7 @@ class _Search:
     def __init__(self, config: GanasConfig | GanasMleConfig, context: SearchContext) -> None:
         self.config, self.context = config, context
         self.bench = context.space
-        self.space = spaces.for_benchmark(self.bench)
+        self.space = spaces.for_benchmark(self.bench, config.nb101_decoder)
         init = context.torch_generator(0)
         self.gen = context.torch_generator(1)
         self.generator: Generator = build_module(

@@ -5,7 +5,8 @@ which order (`kinds`, `step_kind`), which choices are allowed given the earlier 
 a finished decision sequence becomes a `CellGraph` for `benchmark.from_graph` (and back, for the
 maximum-likelihood ablation, which needs the decisions that spell a truth-set cell).
 
-Decisions follow the paper's node-by-node order: the operation of a node, then its incoming edges.
+Decisions follow the paper's node-by-node order: the operation of a node, then its incoming edges
+(on NB101 both in one joint decision per node by default; see `Nb101NodeSpace`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from methods.ganas.config import NB101_DECODER_NAMES
 from suite.benchmarks.base import Arch, Benchmark, CellGraph
 from suite.errors import InvalidArchitecture, NasreproError
 
@@ -85,9 +87,10 @@ _INPUT = 0  # NB301 decision kinds: an input node, then (kind 1) its operation
 
 
 @dataclass
-class Nb101Space:
-    """NB101: for nodes 1..6 of a 7-node DAG, the operation (interior nodes), then one yes/no decision
-    per incoming edge from every earlier node; node 6 is the output.
+class Nb101EdgeSpace:
+    """NB101, one decision per edge (version 2's decoder, kept as the variant `edges="per-edge"`): for
+    nodes 1..6 of a 7-node DAG, the operation (interior nodes), then one yes/no decision per incoming
+    edge from every earlier node; node 6 is the output. 26 decisions per cell.
 
     Masks keep every decoded cell valid: an edge may leave only a node already reachable from the
     input (so a cell is always connected; nodes left unreachable are pruned away by the benchmark), the
@@ -113,7 +116,7 @@ class Nb101Space:
         self._edge_step = {(i, j): t for t, (kind, j, i) in enumerate(self.steps) if kind == _EDGE}
 
     @classmethod
-    def build(cls, benchmark: Benchmark) -> Nb101Space:
+    def build(cls, benchmark: Benchmark) -> Nb101EdgeSpace:
         from suite.benchmarks import nb101_space
 
         return cls(nb101_space.GRAPH_OPS, len(nb101_space.OPS), nb101_space.MAX_VERTICES, nb101_space.MAX_EDGES)
@@ -168,15 +171,95 @@ class Nb101Space:
         return CellGraph(adj, ops, self.graph_ops)
 
     def to_actions(self, graph: CellGraph) -> np.ndarray:
-        n, first_op = len(graph.ops), 2
-        slot = {v: (v if v < n - 1 else self.n_nodes - 1) for v in range(n)}  # output goes last
-        adj = np.zeros((self.n_nodes, self.n_nodes), dtype=np.int64)
-        ops = np.zeros(self.n_nodes, dtype=np.int64)
-        for v in range(1, n - 1):
-            ops[slot[v]] = int(graph.ops[v]) - first_op
-        for i, j in zip(*np.nonzero(graph.adjacency), strict=True):
-            adj[slot[int(i)], slot[int(j)]] = 1
+        ops, adj = _nb101_slots(graph, self.n_nodes)
         return np.array([ops[j] if kind == _OP else adj[i, j] for kind, j, i in self.steps], dtype=np.int64)
+
+
+def _nb101_slots(graph: CellGraph, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Operation indices [n_nodes] and adjacency of a pruned NB101 cell of n <= n_nodes nodes, spelled
+    with its nodes first, the output last and the unused nodes in between (no edges, first operation)."""
+    n, first_op = len(graph.ops), 2
+    slot = np.array([v if v < n - 1 else n_nodes - 1 for v in range(n)])  # output goes last
+    adj = np.zeros((n_nodes, n_nodes), dtype=np.int64)
+    ops = np.zeros(n_nodes, dtype=np.int64)
+    ops[slot[1 : n - 1]] = np.asarray(graph.ops[1 : n - 1], dtype=np.int64) - first_op
+    rows, cols = np.nonzero(graph.adjacency)
+    adj[slot[rows], slot[cols]] = 1
+    return ops, adj
+
+
+@dataclass
+class Nb101NodeSpace:
+    """NB101, one decision per node (the default, `nb101_decoder="per-node"`): for each interior node
+    1..5 of a 7-node DAG, its operation and the set of its incoming edges as one joint choice
+    (operation x 64 + subset; bit i of the subset: an edge from node i), then the output's (node 6) set
+    of incoming edges. 6 decisions per cell where the per-edge decoder takes 26: the GRU runs 6 steps,
+    and a node's operation and inputs are drawn from one exact joint distribution.
+
+    The masks allow the same cells as the per-edge decoder's: inputs only from nodes reachable from the
+    input, at most 8 edges into interior nodes and 9 in all, at least one edge into the output.
+    """
+
+    graph_ops: tuple[str, ...]
+    n_ops: int
+    n_nodes: int
+    max_edges: int
+    _popcount: np.ndarray = field(init=False)  # edges in each subset
+    _subsets: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._subsets = np.arange(2 ** (self.n_nodes - 1))
+        self._popcount = np.array([bin(s).count("1") for s in self._subsets])
+
+    @classmethod
+    def build(cls, benchmark: Benchmark) -> Nb101NodeSpace:
+        from suite.benchmarks import nb101_space
+
+        return cls(nb101_space.GRAPH_OPS, len(nb101_space.OPS), nb101_space.MAX_VERTICES, nb101_space.MAX_EDGES)
+
+    @property
+    def kinds(self) -> tuple[int, ...]:
+        return (self.n_ops * len(self._subsets), len(self._subsets))
+
+    @property
+    def step_kind(self) -> tuple[int, ...]:
+        return (0,) * (self.n_nodes - 2) + (1,)
+
+    def masks(self, step: int, prefix: np.ndarray) -> np.ndarray:
+        j, out, width = step + 1, self.n_nodes - 1, len(self._subsets)
+        chosen = prefix % width
+        reachable = np.ones(len(prefix), dtype=np.int64)  # bit v: node v is reachable from the input
+        for v in range(1, j):
+            reachable |= (chosen[:, v - 1] != 0).astype(np.int64) << v  # its inputs are all reachable
+        n_edges = self._popcount[chosen].sum(1)
+        # Edges into interior nodes stop at max_edges - 1: the output always needs one more.
+        room = (self.max_edges if j == out else self.max_edges - 1) - n_edges
+        subsets = self._subsets[None, :]
+        mask = (subsets < 2**j) & (subsets & ~reachable[:, None] == 0) & (self._popcount[None, :] <= room[:, None])
+        if j == out:
+            mask[:, 0] = False  # the output needs an input
+            return mask
+        return np.tile(mask, (1, self.n_ops))  # any operation with any allowed subset
+
+    def to_graph(self, actions: np.ndarray) -> CellGraph:
+        n, width = self.n_nodes, len(self._subsets)
+        adj = np.zeros((n, n), dtype=np.uint8)
+        ops = np.zeros(n, dtype=np.int64)
+        ops[0], ops[-1] = self.graph_ops.index("input"), self.graph_ops.index("output")
+        first_op = 2  # graph vocabulary: input, output, then the operations
+        bits = 1 << np.arange(n)
+        for j, a in enumerate(np.asarray(actions, dtype=np.int64), start=1):
+            if j < n - 1:
+                ops[j] = first_op + a // width
+            adj[:, j] = (a % width & bits) != 0
+        return CellGraph(adj, ops, self.graph_ops)
+
+    def to_actions(self, graph: CellGraph) -> np.ndarray:
+        ops, adj = _nb101_slots(graph, self.n_nodes)
+        bits = 1 << np.arange(self.n_nodes)
+        subsets = bits @ adj[:, 1:]
+        width = len(self._subsets)
+        return np.concatenate([ops[1:-1] * width + subsets[:-1], subsets[-1:]])
 
 
 @dataclass
@@ -256,14 +339,20 @@ class Nb301Space:
         return np.array([v for cell in arch for pair in cell for v in pair], dtype=np.int64)
 
 
-_ADAPTERS: dict[str, Callable[[Benchmark], CellSpace]] = {
-    "nb201": Nb201Space.build,
-    "nb101": Nb101Space.build,
-    "nb301": Nb301Space.build,
+NB101_DECODERS: dict[str, Callable[[Benchmark], CellSpace]] = {
+    "per-node": Nb101NodeSpace.build,
+    "per-edge": Nb101EdgeSpace.build,
+}
+assert tuple(NB101_DECODERS) == NB101_DECODER_NAMES
+
+_ADAPTERS: dict[str, Callable[[Benchmark, str], CellSpace]] = {
+    "nb201": lambda benchmark, _: Nb201Space.build(benchmark),
+    "nb101": lambda benchmark, nb101_decoder: NB101_DECODERS[nb101_decoder](benchmark),
+    "nb301": lambda benchmark, _: Nb301Space.build(benchmark),
 }
 
 
-def for_benchmark(benchmark: Benchmark) -> CellSpace:
+def for_benchmark(benchmark: Benchmark, nb101_decoder: str = "per-node") -> CellSpace:
     family = benchmark.name.split("-")[0]
     try:
         build = _ADAPTERS[family]
@@ -271,7 +360,7 @@ def for_benchmark(benchmark: Benchmark) -> CellSpace:
         raise NasreproError(
             f"GA-NAS has no decoder for {benchmark.name}; it decodes {', '.join(sorted(_ADAPTERS))}"
         ) from None
-    return build(benchmark)
+    return build(benchmark, nb101_decoder)
 
 
 def decode(space: CellSpace, benchmark: Benchmark, actions: np.ndarray) -> Arch | None:
