@@ -9,15 +9,14 @@ line before any work that would need to write it.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from suite import data
+from suite.atomic import replaced
 from suite.errors import DataError
 
 
@@ -47,14 +46,11 @@ def load_npz(path: Path, what: str) -> dict[str, np.ndarray] | None:
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write atomically, then the digest; the directory must have been checked with data.cache_dir()."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        digest = data.sha256_of(Path(tmp))
-        os.replace(tmp, path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".sha256")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(digest + "\n")
-        os.replace(tmp, _digest_path(path))
+        with replaced(path) as tmp:
+            with tmp.open("wb") as fh:  # a file object: np.savez would append ".npz" to a path
+                np.savez(fh, **arrays)
+            digest = data.sha256_of(tmp)
+        with replaced(_digest_path(path)) as tmp:
+            tmp.write_text(digest + "\n")
     except OSError as exc:
         raise DataError(f"cannot write cache file {path}: {exc.strerror}") from None

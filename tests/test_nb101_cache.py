@@ -33,6 +33,21 @@ def test_a_checked_file_reads_back(cache):
     assert cache_files.load_npz(cache / "absent.npz", "thing") is None
 
 
+def test_a_write_that_fails_midway_leaves_the_previous_file_and_no_temp_file(cache, monkeypatch):
+    path, arrays = _saved(cache)
+
+    def disk_full(fh, **_):
+        fh.write(b"PK half a zip")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(DataError, match="cannot write cache file .*No space left"):
+        cache_files.save_npz(path, {"a": np.zeros(3)})
+    back = cache_files.load_npz(path, "thing")
+    assert back is not None and np.array_equal(back["a"], arrays["a"])
+    assert sorted(p.name for p in cache.iterdir()) == ["thing.npz", "thing.npz.sha256"]
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip", "no digest", "garbage"])
 def test_a_damaged_file_is_treated_as_absent_with_one_line(cache, capsys, damage):
     path, _ = _saved(cache)
