@@ -15,11 +15,17 @@ from suite.spec import Budget, ExperimentSpec
 pytestmark = pytest.mark.bench
 
 
+BANANAS_TARGET_S = {150: 1.5, 300: 5.0}
+START_UP_TARGET_S = 0.5
+RS_RUN_TARGET_S = 1.0
+
+
 @pytest.mark.parametrize("queries", [150, 300])
-def test_bananas_nb201(benchmark, nb201_c10, queries):
+def test_bananas_nb201(cpu_on_one_core, nb201_c10, queries):
     run = ExperimentSpec(("nb201-cifar10",), ("bananas",), (0,), Budget(queries)).runs()[0]
-    trajectory, _ = benchmark.pedantic(execute, args=(run,), rounds=2 if queries == 150 else 1, iterations=1)
+    (trajectory, _), cpu = cpu_on_one_core(lambda: execute(run), rounds=3 if queries == 150 else 2)
     assert len(trajectory) == queries
+    assert cpu <= BANANAS_TARGET_S[queries], f"BANANAS, {queries} queries: {cpu:.2f} s of CPU"
 
 
 def cli(*args: str) -> None:
@@ -30,6 +36,7 @@ def cli(*args: str) -> None:
 @pytest.mark.parametrize("args", [("list",), ("--help",)], ids=["list", "help"])
 def test_cli_start_up(benchmark, args):
     benchmark.pedantic(cli, args=args, rounds=3, iterations=1)
+    assert benchmark.stats.stats.min <= START_UP_TARGET_S, f"nasrepro {args[0]}: {benchmark.stats.stats.min:.2f} s"
 
 
 def test_one_seed_random_search_run_in_all(benchmark, nb201_c10, tmp_path_factory):
@@ -39,3 +46,4 @@ def test_one_seed_random_search_run_in_all(benchmark, nb201_c10, tmp_path_factor
             "--out", str(out), "--quiet")
 
     benchmark.pedantic(one_run, rounds=3, iterations=1)
+    assert benchmark.stats.stats.min <= RS_RUN_TARGET_S, f"a 1-seed RS run: {benchmark.stats.stats.min:.2f} s in all"

@@ -5,9 +5,6 @@ torch._dynamo modules that the first torch.optim optimiser pulls in, about 2 s) 
 paid once per runner worker, not per run.
 """
 
-import os
-import time
-
 import pytest
 
 from suite import benchmarks
@@ -15,15 +12,6 @@ from suite.runner import execute
 from suite.spec import Budget, ExperimentSpec
 
 TARGET_S = {"nb201-cifar10": 2.0, "nb101": 3.0}
-
-
-@pytest.fixture
-def one_core():
-    """Pin the process to one CPU for the measurement (GA-NAS itself runs torch on one thread)."""
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {min(before)})
-    yield
-    os.sched_setaffinity(0, before)
 
 
 def warm_up_torch() -> None:
@@ -35,21 +23,12 @@ def warm_up_torch() -> None:
 @pytest.mark.bench
 @pytest.mark.parametrize("name", ["nb201-cifar10", "nb101"])
 @pytest.mark.parametrize("method", ["ganas", "ganas-mle"])
-def test_one_150_query_run_on_one_core(benchmark, one_core, name, method):
+def test_one_150_query_run_on_one_core(cpu_on_one_core, name, method):
     if name not in benchmarks.names():
         pytest.skip(f"{name} is not registered here")
     benchmarks.get(name)  # load the data outside the timing: the runner keeps it for the process
     warm_up_torch()
     run = ExperimentSpec((name,), (method,), (0,), Budget(queries=150)).runs()[0]
-    cpu = []
-
-    def one_run():
-        start = time.process_time()
-        trajectory, _ = execute(run)
-        cpu.append(time.process_time() - start)
-        return trajectory
-
-    trajectory = benchmark.pedantic(one_run, rounds=3, iterations=1)
+    (trajectory, _), cpu = cpu_on_one_core(lambda: execute(run), rounds=5)
     assert len(trajectory) == 150
-    benchmark.extra_info["cpu_s"] = min(cpu)
-    assert min(cpu) <= TARGET_S[name], f"{method} on {name}: {min(cpu):.1f} s of CPU for 150 queries"
+    assert cpu <= TARGET_S[name], f"{method} on {name}: {cpu:.2f} s of CPU for 150 queries"

@@ -88,3 +88,4 @@ def test_prepare_from_an_empty_cache(benchmark, tmp_path, monkeypatch):
     pred = benchmark.pedantic(prepare, rounds=1, iterations=1)
     benchmark.extra_info["seconds"] = benchmark.stats.stats.min
     assert len(pred.test_acc) == nb101_space.N_CELLS
+    assert benchmark.stats.stats.min <= 120, f"NB101 preparation: {benchmark.stats.stats.min:.0f} s"

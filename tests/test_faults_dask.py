@@ -185,7 +185,7 @@ def test_a_worker_killed_mid_run_costs_nothing_when_dask_may_retry_its_runs(loca
     assert trajectories(Store(out)) == local_faults
 
 
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_a_stop_signal_ends_the_cluster_and_the_rerun_resumes_to_the_same_store(local_faults, tmp_path, request,
                                                                               signum, status):
     out = tmp_path / "store"
