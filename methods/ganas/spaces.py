@@ -88,9 +88,9 @@ _INPUT = 0  # NB301 decision kinds: an input node, then (kind 1) its operation
 
 @dataclass
 class Nb101EdgeSpace:
-    """NB101, one decision per edge (version 2's decoder, kept as the variant `edges="per-edge"`): for
-    nodes 1..6 of a 7-node DAG, the operation (interior nodes), then one yes/no decision per incoming
-    edge from every earlier node; node 6 is the output. 26 decisions per cell.
+    """NB101, one decision per edge (version 2's decoder, kept as the variant
+    `nb101_decoder="per-edge"`): for nodes 1..6 of a 7-node DAG, the operation (interior nodes), then one
+    yes/no decision per incoming edge from every earlier node; node 6 is the output. 26 decisions per cell.
 
     Masks keep every decoded cell valid: an edge may leave only a node already reachable from the
     input (so a cell is always connected; nodes left unreachable are pruned away by the benchmark), the
