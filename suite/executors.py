@@ -8,6 +8,7 @@ cancels what is queued and ends the workers, and is safe to call twice.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -126,12 +127,21 @@ class DaskExecutor:
         except ImportError as exc:  # pragma: no cover - distributed is a dependency
             raise NasreproError("--executor dask needs the `distributed` package") from exc
         self.cluster = None
+        # Dask's own log lines stay quiet, with a local cluster or a remote scheduler: a lost worker's runs
+        # are named by the runner, one line each, and Dask's account of the same loss (e.g. the client's
+        # "Couldn't gather 1 keys, rescheduling") would come as lines of another format. Restored by stop().
+        # Dask's config gives `distributed` and `distributed.client` stream handlers of their own: each is
+        # raised to CRITICAL for the executor's life.
+        from distributed.utils import silence_logging_cmgr
+
+        self._quiet = contextlib.ExitStack()
+        for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]:
+            self._quiet.enter_context(silence_logging_cmgr(logging.CRITICAL, root=name))
         try:
             if scheduler is None:
-                # Its log lines stay quiet: a lost worker's runs are named by the runner, one line each, and
-                # the scheduler's own account of the same loss would come as lines of another format. With
-                # no dashboard the scheduler still serves HTTP, by default on port 8787: a second cluster on
-                # the machine would find it taken and warn, so it takes a free local port.
+                # The cluster's processes are silenced too (silence_logs). With no dashboard the scheduler
+                # still serves HTTP, by default on port 8787: a second cluster on the machine would find it
+                # taken and warn, so it takes a free local port.
                 self.cluster = LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                     host="127.0.0.1", silence_logs=logging.CRITICAL,
@@ -166,6 +176,7 @@ class DaskExecutor:
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None
+        self._quiet.close()
 
 
 def _local(options: ExecutorOptions) -> Executor:

@@ -185,6 +185,32 @@ def test_a_worker_killed_mid_run_costs_nothing_when_dask_may_retry_its_runs(loca
     assert trajectories(Store(out)) == local_faults
 
 
+QUIET_CHECK = """
+import logging, sys
+from distributed import LocalCluster
+from suite.executors import DaskExecutor
+remote = LocalCluster(n_workers=0, processes=False, dashboard_address=None) if sys.argv[1] == "remote" else None
+executor = DaskExecutor(1, remote.scheduler_address if remote else None)
+logging.getLogger("distributed.client").warning("Couldn't gather 1 keys, rescheduling")
+logging.getLogger("distributed.worker").warning("a worker's complaint")
+executor.stop()
+logging.getLogger("distributed.client").warning("after the executor")
+"""
+
+
+@pytest.mark.parametrize("scheduler", ["local", "remote"])
+def test_dask_log_lines_stay_quiet_while_the_executor_lives(scheduler):
+    """Dask's client warns in its own format when a lost worker's result must be rescheduled; the runner
+    names each lost run in one line, so Dask's lines are silenced for the executor's life, no longer,
+    with its own cluster or a scheduler's. In a process of its own, as the CLI runs it (pytest's logging
+    plugin reroutes Dask's handlers)."""
+    done = subprocess.run([sys.executable, "-c", QUIET_CHECK, scheduler], env=ENV, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith("distributed.client - WARNING - after the executor"), lines
+
+
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_a_stop_signal_ends_the_cluster_and_the_rerun_resumes_to_the_same_store(local_faults, tmp_path, request,
                                                                               signum, status):
