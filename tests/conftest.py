@@ -17,8 +17,10 @@ def nb201_c10():
 
 @pytest.fixture
 def cpu_on_one_core(benchmark) -> Callable[..., tuple[Any, float]]:
-    """Time `fn` with pytest-benchmark, the process pinned to one CPU; returns (its result, the least CPU
-    seconds over the rounds). The minimum: on a shared virtual machine single rounds vary by 20-30%."""
+    """Time `fn` with pytest-benchmark on one CPU; returns (its result, the least CPU seconds over the
+    rounds). The calling thread is pinned (sched_setaffinity(0) pins the caller only): the searches
+    timed here run on it, torch and BLAS limited to one thread. The minimum: on a shared virtual machine
+    single rounds vary by 20-30%."""
     before = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(before)})
 

@@ -165,6 +165,29 @@ def test_both_nb101_decoders_allow_exactly_the_same_decoded_graphs():
     assert not last[0] and last[0b1] and last[0b11000] and not last[0b111] and not last[0b100000]
 
 
+@pytest.mark.parametrize(("decoder", "space_cls"), [("per-node", spaces.Nb101NodeSpace),
+                                                     ("per-edge", spaces.Nb101EdgeSpace)])
+@pytest.mark.parametrize("cls", [GaNas, GaNasMle])
+def test_the_nb101_decoder_setting_reaches_the_search(cls, decoder, space_cls):
+    cells = available("nb101")  # the cell space itself: what a search sees as context.space
+    config = (GanasConfig if cls is GaNas else GanasMleConfig)(nb101_decoder=decoder)
+    seeds = np.random.SeedSequence(0)
+    assert isinstance(cls(config, SearchContext(cells, np.random.default_rng(seeds), seeds)).space, space_cls)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 16.0])
+def test_masked_probabilities_are_exp_of_the_log_probabilities_bit_for_bit(temperature):
+    from methods.ganas.networks import _forbid, _probabilities
+
+    gen = torch.Generator().manual_seed(7)
+    forbidden = torch.rand(64, 5, 192, generator=gen) < 0.8
+    forbidden[..., 0] = False  # every row keeps a choice
+    logp = torch.log_softmax(_forbid(torch.randn(64, 5, 192, generator=gen), forbidden) / temperature, -1)
+    probabilities = _probabilities(logp, forbidden)
+    assert torch.equal(probabilities.view(torch.int32), logp.exp().view(torch.int32))
+    assert (probabilities[forbidden] == 0).all()
+
+
 def test_a_search_proposes_only_new_valid_cells_after_the_random_start(nb201_c10):
     config = GanasConfig(**SMALL)
     order, method = search(GaNas, config, nb201_c10, seed=0, budget=45)

@@ -42,8 +42,9 @@ class GanasConfig:
     # Named variants, measurable as ablations (see README.md):
     reward: str = "discriminator"  # "random": U(0,1) noise in place of D's belief (the ablation)
     pairs: str = "relativistic"  # D's pair construction; "same-set": (truth, truth) positives too
-    # NB101 only: one joint decision per node, operation and input set (6 GRU steps, version 3), or
-    # "per-edge": the operation, then one yes/no decision per incoming edge (26 steps, version 2's)
+    # NB101 only (ignored elsewhere, though part of every run's settings): one joint decision per node,
+    # operation and input set (6 GRU steps, version 3), or "per-edge": the operation, then one yes/no
+    # decision per incoming edge (26 steps, version 2's)
     nb101_decoder: str = "per-node"
 
     def __post_init__(self) -> None:

@@ -161,9 +161,12 @@ def _forbid(logits: torch.Tensor, forbidden: torch.Tensor | None) -> torch.Tenso
 
 
 def _probabilities(logp: torch.Tensor, forbidden: torch.Tensor | None) -> torch.Tensor:
-    """exp(logp), the same bits, without exponentiating the forbidden choices' huge negative log-
-    probabilities: torch's CPU exp takes a slow path on inputs whose result underflows (6x slower on a
-    mostly forbidden [64, 5, 192] tensor). exp(-inf) is the exact 0 that exp(-1e9) rounds to."""
+    """exp(logp) without exponentiating the forbidden choices' huge negative log-probabilities: torch's
+    CPU exp takes a slow path on inputs whose result underflows (6x slower on a mostly forbidden
+    [64, 5, 192] tensor). A forbidden choice's log-probability is -1e9 / T minus the log-normaliser, whose
+    exp rounds to the exact 0 that exp(-inf) gives while the temperature T is below about 1e7 (the runs
+    reach 16), so the result is exp(logp) bit for bit; above that, exp would give a forbidden choice a
+    tiny probability, and here it stays 0."""
     return logp.exp() if forbidden is None else logp.masked_fill(forbidden, -math.inf).exp()
 
 
