@@ -17,7 +17,7 @@ STUDY_METHODS ?= rs,re,ganas,ganas-mle
 # Another budget gets its own store and report: `make reproduce-nb201 BUDGET=300` -> runs/nb201-300, results/nb201-300.
 SUFFIX := $(if $(filter 150,$(BUDGET)),,-$(BUDGET))
 
-.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 ganas-predictor ganas-variants surrogate-report-nb101 tune-ganas budget-study-nb201 budget-study-nb101 reproduce-predictors leaderboard clean
+.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 ganas-predictor ganas-variants ganas-decoder-check surrogate-report-nb101 tune-ganas budget-study-nb201 budget-study-nb101 reproduce-predictors leaderboard clean
 
 setup: $(STAMP)
 
@@ -116,6 +116,17 @@ ganas-variants: setup
 		--budget $(BUDGET) --experiment-seed $(EXPERIMENT_SEED) --out runs/ganas-variants --workers $(WORKERS)
 	$(NASREPRO) report runs/ganas-variants --out results/ganas-variants \
 		--title "GA-NAS and its variants (pairs=same-set, reward=random, nb101_decoder=per-edge): $(BUDGET) queries, seeds $(SEEDS) of experiment seed $(EXPERIMENT_SEED)"
+
+# GA-NAS version 3's NB101 decoder (one decision per node) against version 2's (per edge), on a seed stream no
+# report reads (experiment seed 1000): the check made when the decoder changed (methods/ganas/README.md).
+ganas-decoder-check: setup
+	$(NASREPRO) data prepare nb101
+	$(NASREPRO) run --benchmark nb101 --method ganas --seeds $(SEEDS) --budget $(BUDGET) --experiment-seed 1000 \
+		--out runs/nb101-decoder-check --workers $(WORKERS)
+	$(NASREPRO) run --benchmark nb101 --method ganas --set ganas.nb101_decoder=per-edge --seeds $(SEEDS) \
+		--budget $(BUDGET) --experiment-seed 1000 --out runs/nb101-decoder-check --workers $(WORKERS)
+	$(NASREPRO) report runs/nb101-decoder-check --out results/nb101-decoder-check \
+		--title "GA-NAS NB101 decoders (per-node, per-edge): $(BUDGET) queries, seeds $(SEEDS) of experiment seed 1000 (the check stream)"
 
 # The predictor benchmark (White et al. 2021 protocol): every predictor on NB201 (3 datasets), NB101 (real labels:
 # the 20k validation sample and the 6,760 test-accuracy cells) and NB301 (surrogate), 5 trials, 4 train sizes,
