@@ -129,9 +129,9 @@ class DaskExecutor:
         self.cluster = None
         # Dask's own log lines stay quiet, with a local cluster or a remote scheduler: a lost worker's runs
         # are named by the runner, one line each, and Dask's account of the same loss (e.g. the client's
-        # "Couldn't gather 1 keys, rescheduling") would come as lines of another format. Restored by stop().
-        # Dask's config gives `distributed` and `distributed.client` stream handlers of their own: each is
-        # raised to CRITICAL for the executor's life.
+        # "Couldn't gather 1 keys, rescheduling") would come as lines of another format. Dask's config gives
+        # `distributed` and `distributed.client` stream handlers of their own: every such handler is raised
+        # to CRITICAL until stop().
         from distributed.utils import silence_logging_cmgr
 
         self._quiet = contextlib.ExitStack()

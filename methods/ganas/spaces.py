@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Self
 
 import numpy as np
 
@@ -86,8 +86,33 @@ _OP, _EDGE = 0, 1  # NB101 decision kinds
 _INPUT = 0  # NB301 decision kinds: an input node, then (kind 1) its operation
 
 
+_FIRST_OP = 2  # NB101 graph vocabulary: input, output, then the operations
+
+
 @dataclass
-class Nb101EdgeSpace:
+class _Nb101Decoder:
+    """What both NB101 decoders share: the 7-node DAG they spell, in the benchmark's graph vocabulary."""
+
+    graph_ops: tuple[str, ...]
+    n_ops: int
+    n_nodes: int
+    max_edges: int
+
+    @classmethod
+    def build(cls, benchmark: Benchmark) -> Self:
+        from suite.benchmarks import nb101_space
+
+        return cls(nb101_space.GRAPH_OPS, len(nb101_space.OPS), nb101_space.MAX_VERTICES, nb101_space.MAX_EDGES)
+
+    def _graph(self, adj: np.ndarray, ops: np.ndarray) -> CellGraph:
+        """The cell of `adj` whose interior node v has operation index `ops[v]` (entries 0 and -1 unread)."""
+        labels = ops + _FIRST_OP
+        labels[0], labels[-1] = self.graph_ops.index("input"), self.graph_ops.index("output")
+        return CellGraph(adj, labels, self.graph_ops)
+
+
+@dataclass
+class Nb101EdgeSpace(_Nb101Decoder):
     """NB101, one decision per edge (version 2's decoder, kept as the variant
     `nb101_decoder="per-edge"`): for nodes 1..6 of a 7-node DAG, the operation (interior nodes), then one
     yes/no decision per incoming edge from every earlier node; node 6 is the output. 26 decisions per cell.
@@ -99,10 +124,6 @@ class Nb101EdgeSpace:
     nodes first, the output last and the unused nodes in between (no edges, first operation).
     """
 
-    graph_ops: tuple[str, ...]
-    n_ops: int
-    n_nodes: int
-    max_edges: int
     steps: tuple[tuple[int, int, int], ...] = field(init=False)  # (kind, node, source or -1 for an op)
     _edge_step: dict[tuple[int, int], int] = field(init=False)  # (source, node) -> its decision's step
 
@@ -114,12 +135,6 @@ class Nb101EdgeSpace:
             for step in ([(_OP, j, -1)] if j < out else []) + [(_EDGE, j, i) for i in range(j)]
         )
         self._edge_step = {(i, j): t for t, (kind, j, i) in enumerate(self.steps) if kind == _EDGE}
-
-    @classmethod
-    def build(cls, benchmark: Benchmark) -> Nb101EdgeSpace:
-        from suite.benchmarks import nb101_space
-
-        return cls(nb101_space.GRAPH_OPS, len(nb101_space.OPS), nb101_space.MAX_VERTICES, nb101_space.MAX_EDGES)
 
     @property
     def kinds(self) -> tuple[int, ...]:
@@ -161,14 +176,12 @@ class Nb101EdgeSpace:
         n = self.n_nodes
         adj = np.zeros((n, n), dtype=np.uint8)
         ops = np.zeros(n, dtype=np.int64)
-        ops[0], ops[-1] = self.graph_ops.index("input"), self.graph_ops.index("output")
-        first_op = 2  # graph vocabulary: input, output, then the operations
         for (kind, j, i), a in zip(self.steps, actions, strict=True):
             if kind == _OP:
-                ops[j] = first_op + int(a)
+                ops[j] = int(a)
             else:
                 adj[i, j] = int(a)
-        return CellGraph(adj, ops, self.graph_ops)
+        return self._graph(adj, ops)
 
     def to_actions(self, graph: CellGraph) -> np.ndarray:
         ops, adj = _nb101_slots(graph, self.n_nodes)
@@ -178,18 +191,18 @@ class Nb101EdgeSpace:
 def _nb101_slots(graph: CellGraph, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     """Operation indices [n_nodes] and adjacency of a pruned NB101 cell of n <= n_nodes nodes, spelled
     with its nodes first, the output last and the unused nodes in between (no edges, first operation)."""
-    n, first_op = len(graph.ops), 2
+    n = len(graph.ops)
     slot = np.array([v if v < n - 1 else n_nodes - 1 for v in range(n)])  # output goes last
     adj = np.zeros((n_nodes, n_nodes), dtype=np.int64)
     ops = np.zeros(n_nodes, dtype=np.int64)
-    ops[slot[1 : n - 1]] = np.asarray(graph.ops[1 : n - 1], dtype=np.int64) - first_op
+    ops[slot[1 : n - 1]] = np.asarray(graph.ops[1 : n - 1], dtype=np.int64) - _FIRST_OP
     rows, cols = np.nonzero(graph.adjacency)
     adj[slot[rows], slot[cols]] = 1
     return ops, adj
 
 
 @dataclass
-class Nb101NodeSpace:
+class Nb101NodeSpace(_Nb101Decoder):
     """NB101, one decision per node (the default, `nb101_decoder="per-node"`): for each interior node
     1..5 of a 7-node DAG, its operation and the set of its incoming edges as one joint choice
     (operation x 64 + subset; bit i of the subset: an edge from node i), then the output's (node 6) set
@@ -200,22 +213,12 @@ class Nb101NodeSpace:
     input, at most 8 edges into interior nodes and 9 in all, at least one edge into the output.
     """
 
-    graph_ops: tuple[str, ...]
-    n_ops: int
-    n_nodes: int
-    max_edges: int
     _popcount: np.ndarray = field(init=False)  # edges in each subset
     _subsets: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self._subsets = np.arange(2 ** (self.n_nodes - 1))
         self._popcount = np.array([bin(s).count("1") for s in self._subsets])
-
-    @classmethod
-    def build(cls, benchmark: Benchmark) -> Nb101NodeSpace:
-        from suite.benchmarks import nb101_space
-
-        return cls(nb101_space.GRAPH_OPS, len(nb101_space.OPS), nb101_space.MAX_VERTICES, nb101_space.MAX_EDGES)
 
     @property
     def kinds(self) -> tuple[int, ...]:
@@ -245,14 +248,12 @@ class Nb101NodeSpace:
         n, width = self.n_nodes, len(self._subsets)
         adj = np.zeros((n, n), dtype=np.uint8)
         ops = np.zeros(n, dtype=np.int64)
-        ops[0], ops[-1] = self.graph_ops.index("input"), self.graph_ops.index("output")
-        first_op = 2  # graph vocabulary: input, output, then the operations
         bits = 1 << np.arange(n)
         for j, a in enumerate(np.asarray(actions, dtype=np.int64), start=1):
             if j < n - 1:
-                ops[j] = first_op + a // width
+                ops[j] = a // width
             adj[:, j] = (a % width & bits) != 0
-        return CellGraph(adj, ops, self.graph_ops)
+        return self._graph(adj, ops)
 
     def to_actions(self, graph: CellGraph) -> np.ndarray:
         ops, adj = _nb101_slots(graph, self.n_nodes)
