@@ -60,7 +60,7 @@ reproduce-nb101: setup
 # target uses it), ranked by final validation accuracy; writes results/ganas-tuning/table.md.
 TUNE_SEEDS ?= 0-9
 tune-ganas: setup
-	$(BIN)/python -m suite.tuning --seeds $(TUNE_SEEDS) --store runs/ganas-tuning --out results/ganas-tuning \
+	$(BIN)/python -m suite.running.tuning --seeds $(TUNE_SEEDS) --store runs/ganas-tuning --out results/ganas-tuning \
 		--workers $(WORKERS)
 
 # When does GA-NAS stop improving? Every method at twice the budget on NB201 CIFAR-10 (the tuning benchmark).

@@ -45,9 +45,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import predictors
-from methods.base import MethodEntry, SearchContext
 from predictors.encodings import ENCODINGS
+from suite import registry
+from suite.api import MethodEntry, Predictor, SearchContext
 from suite.benchmarks.base import Arch, Observation
 
 ACQUISITIONS = ("its", "mean")
@@ -81,7 +81,7 @@ class BananasConfig:
             raise ValueError(f"candidates must be one of {sorted(CANDIDATES)}, not {self.candidates!r}")
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {sorted(ENCODINGS)}, not {self.encoding!r}")
-        predictors.get(self.predictor)
+        registry.predictor(self.predictor)
 
 
 def config_for(benchmark: str) -> BananasConfig:
@@ -98,16 +98,16 @@ class Bananas:
         self.seen: set[str] = set()
         self.started = False
 
-    def _own_predictor(self) -> predictors.Predictor:
+    def _own_predictor(self) -> Predictor:
         c, ss = self.config, self.context.seed_sequence
         # stream 3 of the run's seed: apart from rng (the run seed itself), torch_generator (1, ...)
         # and the runner's --predictor (2)
         seeds = np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, 3))
-        fields = {f.name for f in dataclasses.fields(predictors.get(c.predictor).config_cls)}
+        fields = {f.name for f in dataclasses.fields(registry.predictor(c.predictor).config_cls)}
         overrides = {"encoding": c.encoding} if "encoding" in fields else {}
         if c.path_cutoff and c.encoding == "path" and "path_cutoff" in fields:
             overrides["path_cutoff"] = c.path_cutoff
-        return predictors.build(c.predictor, self.context.space, seeds, overrides)
+        return registry.build_predictor(c.predictor, self.context.space, seeds, overrides)
 
     def ask(self) -> list[Arch]:
         bench, rng = self.context.space, self.context.rng

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from methods.base import MethodEntry, SearchContext
 from predictors.screening import Screen
+from suite.api import MethodEntry, SearchContext
 from suite.benchmarks.base import Arch, Observation
 
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from methods.base import MethodEntry, SearchContext
 from predictors.screening import Screen
+from suite.api import MethodEntry, SearchContext
 from suite.benchmarks.base import Arch, Observation
 
 

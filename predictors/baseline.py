@@ -14,9 +14,9 @@ from typing import Self
 
 import numpy as np
 
-from predictors.base import PredictorEntry
 from predictors.common import check_training
 from predictors.encodings import PROBE_SEED
+from suite.api import PredictorEntry
 from suite.benchmarks.base import Arch, SearchSpace
 from suite.errors import NasreproError
 
@@ -65,13 +65,11 @@ class MetricBaseline:
         return intercept + slope * self._values(archs)
 
 
-ENTRIES = [
-    PredictorEntry(
-        "flops", MetricBaselineConfig, MetricBaseline,
-        "zero-knowledge baseline: affine fit on the cell's FLOPs (cost flops_m)",
-    ),
-    PredictorEntry(
-        "params", ParamsBaselineConfig, MetricBaseline,
-        "zero-knowledge baseline: affine fit on the cell's parameter count (cost params or params_m)",
-    ),
-]
+FLOPS = PredictorEntry(
+    "flops", MetricBaselineConfig, MetricBaseline,
+    "zero-knowledge baseline: affine fit on the cell's FLOPs (cost flops_m)",
+)
+PARAMS = PredictorEntry(
+    "params", ParamsBaselineConfig, MetricBaseline,
+    "zero-knowledge baseline: affine fit on the cell's parameter count (cost params or params_m)",
+)

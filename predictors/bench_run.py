@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import predictors
 from predictors import evaluate, parts, targets, tuning
 from predictors.bench_report import write_report
+from suite import registry
 from suite.atomic import make_writable_dir
 from suite.errors import NasreproError
 
@@ -29,7 +29,7 @@ def applicable(predictor_names: list[str], target: targets.Target, log: Callable
     for name in predictor_names:
         base, _ = tuning.split_name(name)
         try:
-            predictors.build(base, target.benchmark.space, np.random.SeedSequence(0), None)
+            registry.build_predictor(base, target.benchmark.space, np.random.SeedSequence(0), None)
             usable.append(name)
         except NasreproError as exc:
             log(f"{target.name}: skipping predictor {name}: {exc}")

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-import predictors
 from predictors import calibration, targets, tuning
+from suite import registry
 from suite.benchmarks.base import Arch
 from suite.errors import NasreproError
 
@@ -107,7 +107,7 @@ def _case(
         settings = {**settings, **chosen.settings}
     tuned_at = time.perf_counter()
     ss = np.random.SeedSequence(seed, spawn_key=(trial, 1, _crc(base), n))
-    predictor = predictors.build(base, target.benchmark.space, ss, settings).fit(archs, y)
+    predictor = registry.build_predictor(base, target.benchmark.space, ss, settings).fit(archs, y)
     fitted = time.perf_counter()
     if hasattr(predictor, "predict_dist"):
         mean, std = predictor.predict_dist(test_archs)

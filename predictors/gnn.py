@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
-from predictors.base import PredictorEntry
 from predictors.common import TargetScaler, check_training, one_torch_thread, torch_generator
 from predictors.encodings import cell_space
+from suite.api import PredictorEntry
 from suite.benchmarks.base import Arch, Benchmark
 from suite.errors import NasreproError
 
@@ -94,6 +94,4 @@ class GnnPredictor:
         return self._scaler.unscale(z)
 
 
-ENTRIES = [
-    PredictorEntry("gnn", GnnConfig, GnnPredictor, "GIN on the cell graph (the layers GA-NAS shares), MLP head"),
-]
+ENTRY = PredictorEntry("gnn", GnnConfig, GnnPredictor, "GIN on the cell graph (the layers GA-NAS shares), MLP head")

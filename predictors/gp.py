@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from predictors.base import PredictorEntry
 from predictors.common import UncertainEncodedPredictor, check_encoding, seed_int
+from suite.api import PredictorEntry
 from suite.benchmarks.base import Benchmark
 
 
@@ -66,6 +66,6 @@ class GpPredictor(UncertainEncodedPredictor):
             return self.model.predict(X.astype(np.float64), return_std=True)
 
 
-ENTRIES = [
-    PredictorEntry("gp", GpConfig, GpPredictor, "Gaussian process (RBF + noise) on the adjacency (or path) encoding"),
-]
+ENTRY = PredictorEntry(
+    "gp", GpConfig, GpPredictor, "Gaussian process (RBF + noise) on the adjacency (or path) encoding"
+)

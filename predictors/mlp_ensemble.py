@@ -35,7 +35,6 @@ from typing import Any, NamedTuple
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from predictors.base import PredictorEntry
 from predictors.common import (
     UncertainEncodedPredictor,
     check_encoding,
@@ -44,6 +43,7 @@ from predictors.common import (
     torch_generator,
 )
 from predictors.encodings import PathEncoding
+from suite.api import PredictorEntry
 from suite.benchmarks.base import Benchmark
 
 
@@ -249,11 +249,9 @@ class MlpEnsemblePredictor(UncertainEncodedPredictor):
         return preds.mean(0), preds.std(0)
 
 
-ENTRIES = [
-    PredictorEntry(
-        "mlp_ensemble", MlpEnsembleConfig, MlpEnsemblePredictor,
-        "ensemble of 5 MLPs on the path (or adjacency) encoding, the BANANAS predictor",
-        # 2: numpy stacked matmuls in the trainer (BANANAS version 3): float rounding differs from 1
-        version=2,
-    ),
-]
+ENTRY = PredictorEntry(
+    "mlp_ensemble", MlpEnsembleConfig, MlpEnsemblePredictor,
+    "ensemble of 5 MLPs on the path (or adjacency) encoding, the BANANAS predictor",
+    # 2: numpy stacked matmuls in the trainer (BANANAS version 3): float rounding differs from 1
+    version=2,
+)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from predictors.base import Predictor
+from suite.api import Predictor
 from suite.benchmarks.base import Arch, Observation, SearchSpace
 
 MIN_OBSERVATIONS = 10

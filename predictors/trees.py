@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from predictors.base import PredictorEntry
 from predictors.common import EncodedPredictor, UncertainEncodedPredictor, check_encoding, seed_int
+from suite.api import PredictorEntry
 from suite.benchmarks.base import Benchmark
 
 
@@ -99,9 +99,7 @@ class RfPredictor(UncertainEncodedPredictor):
         return per_tree.mean(0), per_tree.std(0)
 
 
-ENTRIES = [
-    PredictorEntry("xgb", XgbConfig, XgbPredictor, "XGBoost on the adjacency (or path) encoding, NASLib defaults"),
-    PredictorEntry(
-        "rf", RfConfig, RfPredictor, "random forest on the adjacency (or path) encoding, NASLib/NB301 defaults"
-    ),
-]
+XGB = PredictorEntry("xgb", XgbConfig, XgbPredictor, "XGBoost on the adjacency (or path) encoding, NASLib defaults")
+RF = PredictorEntry(
+    "rf", RfConfig, RfPredictor, "random forest on the adjacency (or path) encoding, NASLib/NB301 defaults"
+)

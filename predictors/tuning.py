@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-import predictors
+from suite import registry
 from suite.benchmarks.base import Arch, SearchSpace
 from suite.errors import NasreproError
 
@@ -84,7 +84,7 @@ def split_name(name: str) -> tuple[str, bool]:
     """`xgb-tuned` -> ("xgb", True); `xgb` -> ("xgb", False). Checks that the predictor exists and can be tuned."""
     tuned = name.endswith(TUNED_SUFFIX)
     base = name[: -len(TUNED_SUFFIX)] if tuned else name
-    predictors.get(base)
+    registry.predictor(base)
     if tuned and base not in SPACES:
         raise NasreproError(f"predictor {base!r} has no tuning space; tunable: {', '.join(sorted(SPACES))}")
     return base, tuned
@@ -115,7 +115,7 @@ def cv_tau(
     scores = []
     for f, (train, valid) in enumerate(kfold(len(archs), folds)):
         ss = np.random.SeedSequence(seed_sequence.entropy, spawn_key=(*seed_sequence.spawn_key, 1, f))
-        predictor = predictors.build(name, space, ss, settings)
+        predictor = registry.build_predictor(name, space, ss, settings)
         predictor.fit([archs[i] for i in train], y[train])
         pred = np.asarray(predictor.predict([archs[i] for i in valid]), dtype=np.float64)
         with warnings.catch_warnings():

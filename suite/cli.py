@@ -39,27 +39,26 @@ def _check_workers(workers: int) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    import methods
-    import predictors
-    from suite import benchmarks
+    from suite import benchmarks, registry
 
     print("benchmarks:")
     for name, description in benchmarks.describe().items():
         print(f"  {name:20s} {description}")
     print("methods:")
-    for name in methods.names():
-        print(f"  {name:20s} {methods.get(name).description}")
+    for name in registry.method_names():
+        print(f"  {name:20s} {registry.method(name).description}")
     print("predictors:")
-    for name in predictors.names():
-        print(f"  {name:20s} {predictors.get(name).description}")
+    for name in registry.predictor_names():
+        print(f"  {name:20s} {registry.predictor(name).description}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from suite import atomic, executors
-    from suite.runner import run_experiment
-    from suite.spec import Budget, ExperimentSpec, parse_seeds, parse_settings
-    from suite.store import Store
+    from suite import atomic
+    from suite.running import executors
+    from suite.running.runner import run_experiment
+    from suite.running.spec import Budget, ExperimentSpec, parse_seeds, parse_settings
+    from suite.running.store import Store
 
     if args.executor not in executors.EXECUTORS:
         raise NasreproError(f"unknown executor {args.executor!r}; known: {', '.join(executors.EXECUTORS)}")
@@ -90,7 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from suite import atomic
-    from suite.report import write_report
+    from suite.reporting.report import write_report
 
     _check_stores(args.stores)
     if args.budget is not None and args.budget < 1:
@@ -107,7 +106,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from suite import collect, leaderboard
+    from suite.analysis import collect
+    from suite.reporting import leaderboard
 
     budgets = None
     if args.budgets:
@@ -126,7 +126,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from suite import verify
+    from suite.running import verify
 
     _check_stores([args.store])
     if args.seed < 0:
@@ -156,7 +156,7 @@ def _check_cache(names: tuple[str, ...]) -> None:
 
 
 def _check_stores(stores: list[str]) -> None:
-    from suite.store import Store
+    from suite.running.store import Store
 
     for store in stores:
         if not Path(store).is_dir():
@@ -165,7 +165,7 @@ def _check_stores(stores: list[str]) -> None:
 
 
 def cmd_store_check(args: argparse.Namespace) -> int:
-    from suite.store import Store
+    from suite.running.store import Store
 
     store = Store(args.store)
     if not store.root.is_dir():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import methods
 from methods import bananas
-from methods.base import SearchContext
+from suite import registry
+from suite.api import SearchContext
 from suite.benchmarks.base import Observation
 from suite.constraints import Constraint
 from suite.errors import NasreproError
@@ -20,7 +20,7 @@ def context(bench, seed: int, constraint: Constraint | None = None) -> SearchCon
 
 def run(bench, name: str, queries: int, seed: int = 0, overrides=None, constraint=None) -> list:
     """A minimal runner: ask, query every proposal, tell, until `queries` cells were evaluated."""
-    entry = methods.get(name)
+    entry = registry.method(name)
     method = entry.build(entry.make_config(bench.name, overrides), context(bench, seed, constraint))
     proposed = []
     while len(proposed) < queries:
@@ -62,15 +62,15 @@ def test_candidates_respect_the_constraint(nb201_c10):
 
 
 def test_predictor_and_encoding_are_swappable(nb201_c10):
-    method = methods.get("bananas").build(
-        methods.get("bananas").make_config(nb201_c10.name, {"predictor": "rf", "encoding": "adjacency"}),
+    method = registry.method("bananas").build(
+        registry.method("bananas").make_config(nb201_c10.name, {"predictor": "rf", "encoding": "adjacency"}),
         context(nb201_c10, 0),
     )
     assert type(method.predictor).__name__ == "RfPredictor" and method.predictor.encoding.name == "adjacency"
     with pytest.raises(NasreproError, match="unknown predictor"):
-        methods.get("bananas").make_config(nb201_c10.name, {"predictor": "svm"})
+        registry.method("bananas").make_config(nb201_c10.name, {"predictor": "svm"})
     with pytest.raises(NasreproError, match="acquisition"):
-        methods.get("bananas").make_config(nb201_c10.name, {"acquisition": "ucb"})
+        registry.method("bananas").make_config(nb201_c10.name, {"acquisition": "ucb"})
 
 
 # --- the algorithm as naszilla's code: candidates, acquisition, encoding, predictor training ---
@@ -112,7 +112,7 @@ def toy_bananas(space, values, seed=0, predictor=None, **settings):
     """A BANANAS whose evaluated cells are roots 0..n-1 with the given values."""
     seeds = np.random.SeedSequence(seed)
     context = SearchContext(space, np.random.default_rng(seeds), seeds, predictor or FixedDist([0.0], [0.0]))
-    entry = methods.get("bananas")
+    entry = registry.method("bananas")
     method = entry.build(entry.make_config("toy", settings), context)
     roots = [("root", i) for i in range(len(values))]
     method.started = True
@@ -187,7 +187,7 @@ def test_its_choice_frequency_matches_the_normal_model():
 
 
 def test_defaults_follow_naszilla_per_benchmark():
-    entry = methods.get("bananas")
+    entry = registry.method("bananas")
     assert entry.make_config("nb101").path_cutoff == 40
     assert entry.make_config("nb201-cifar100").path_cutoff == 30
     assert entry.make_config("nb301").path_cutoff == 0
@@ -198,7 +198,8 @@ def test_defaults_follow_naszilla_per_benchmark():
 
 def test_nb201_truncated_encoding_keeps_the_paths_of_at_most_two_ops(nb201_c10):
     # naszilla's Cell201 trunc_path (cutoff 30) keeps its 1- and 2-op paths
-    method = methods.get("bananas").build(methods.get("bananas").make_config(nb201_c10.name), context(nb201_c10, 0))
+    entry = registry.method("bananas")
+    method = entry.build(entry.make_config(nb201_c10.name), context(nb201_c10, 0))
     encoding = method.predictor.encoding
     assert encoding.dim == 21 and max(len(p) for p in encoding.vocabulary()) == 2
 

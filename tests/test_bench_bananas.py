@@ -10,8 +10,8 @@ import sys
 import pytest
 import torch  # noqa: F401  loaded before timing: its import is start-up, measured below, not search
 
-from suite.runner import execute
-from suite.spec import Budget, ExperimentSpec
+from suite.running.runner import execute
+from suite.running.spec import Budget, ExperimentSpec
 
 pytestmark = pytest.mark.bench
 

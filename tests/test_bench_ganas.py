@@ -8,8 +8,8 @@ paid once per runner worker, not per run.
 import pytest
 
 from suite import benchmarks
-from suite.runner import execute
-from suite.spec import Budget, ExperimentSpec
+from suite.running.runner import execute
+from suite.running.spec import Budget, ExperimentSpec
 
 TARGET_S = {"nb201-cifar10": 2.0, "nb101": 3.0}
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from suite.runner import execute
-from suite.spec import Budget, ExperimentSpec
+from suite.running.runner import execute
+from suite.running.spec import Budget, ExperimentSpec
 
 pytestmark = pytest.mark.bench
 

@@ -7,7 +7,7 @@ the predictor benchmark and of BANANAS). One round each: the slow predictors tak
 import numpy as np
 import pytest
 
-import predictors
+from suite import registry
 
 pytestmark = pytest.mark.bench
 
@@ -24,8 +24,8 @@ def cells(nb201_c10):
     archs = list(seen.values())
     y = np.array([nb201_c10.query(a).value for a in archs])
     for name in NAMES:  # load each predictor's libraries before timing
-        predictors.build(name, nb201_c10, np.random.SeedSequence(0), {"epochs": 1} if "epochs" in
-                         predictors.make_config(name).__dataclass_fields__ else None).fit(archs[:10], y[:10])
+        registry.build_predictor(name, nb201_c10, np.random.SeedSequence(0), {"epochs": 1} if "epochs" in
+                         registry.predictor_config(name).__dataclass_fields__ else None).fit(archs[:10], y[:10])
     return archs, y
 
 
@@ -36,7 +36,7 @@ def test_fit_predict_time(benchmark, nb201_c10, cells, name, n):
     train, test = archs[200 : 200 + n], archs[:200]
 
     def fit_predict():
-        predictor = predictors.build(name, nb201_c10, np.random.SeedSequence(0))
+        predictor = registry.build_predictor(name, nb201_c10, np.random.SeedSequence(0))
         return predictor.fit(train, y[200 : 200 + n]).predict(test)
 
     benchmark.extra_info.update(predictor=name, train_size=n, test_size=len(test))

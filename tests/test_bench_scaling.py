@@ -5,8 +5,8 @@ import pytest
 import torch  # noqa: F401  loaded before timing: its import is start-up, not search
 
 from suite import benchmarks
-from suite.runner import execute
-from suite.spec import Budget, ExperimentSpec
+from suite.running.runner import execute
+from suite.running.spec import Budget, ExperimentSpec
 
 pytestmark = pytest.mark.bench
 

@@ -22,12 +22,11 @@ import numpy as np
 import pytest
 import torch
 
-import methods
-from methods.base import SearchContext
-from suite import benchmarks
+from suite import benchmarks, registry
+from suite.api import SearchContext
 from suite.benchmarks import nb101, nb101_space, nb101_surrogate, nb201, nb301
-from suite.runner import search_context
-from suite.spec import Budget, ExperimentSpec
+from suite.running.runner import search_context
+from suite.running.spec import Budget, ExperimentSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 ORACLE_CLASSES = (nb101.Nb101, nb201.Nb201, nb301.Nb301)
@@ -262,8 +261,8 @@ def test_no_method_can_reach_the_oracle(name):
     context = _context(bench, constraint=f"{cost}<=1e12")
     assert context.space is space and context.feasible(space.sample(np.random.default_rng(1)))
     assert leaks(context, accuracies) == []
-    for method_name in methods.names():
-        entry = methods.get(method_name)
+    for method_name in registry.method_names():
+        entry = registry.method(method_name)
         method = entry.build(entry.make_config(bench.name), context)
         rounds = 1 if method_name.startswith("ganas") else 2  # GA-NAS's second round trains its networks
         for _ in range(rounds):
@@ -285,7 +284,7 @@ def test_the_walk_catches_a_method_given_the_benchmark(nb201_c10, method_name):
     seeds = np.random.SeedSequence(0)
     context = SearchContext(nb201_c10.space, np.random.default_rng(seeds), seeds)
     object.__setattr__(context, "space", nb201_c10)  # past the context's own check
-    entry = methods.get(method_name)
+    entry = registry.method(method_name)
     method = entry.build(entry.make_config(nb201_c10.name), context)
     assert leaks(method, _nb201_accuracies(nb201_c10))
 
@@ -316,8 +315,8 @@ def test_the_space_answers_as_the_benchmark_did(nb201_c10):
 # Modules of the space alone (nb201: for its constants; its oracle class is refused by name below).
 STRUCTURE = {"base", "nb101_space", "darts_space", "darts_formats", "darts_size", "nb201"}
 # suite.data: the data files themselves (a method could read the table from disk).
-FORBIDDEN_MODULES = {"suite.runner", "suite.store", "suite.collect", "suite.verify", "suite.data", "importlib",
-                     "onnxruntime"}
+FORBIDDEN_MODULES = {"suite.running.runner", "suite.running.store", "suite.analysis.collect", "suite.running.verify",
+                     "suite.data", "importlib", "onnxruntime"}
 FORBIDDEN_NAMES = {"Nb101", "Nb201", "Nb301", "__import__", "import_module", *ORACLE_NAMES}
 # predictors/evaluate.py is the predictor benchmark: it queries the oracle by design, outside any search.
 # The predictor benchmark's harness: it labels cells with the oracle (or the real NB101 files) to score
@@ -364,7 +363,7 @@ def test_no_search_code_imports_or_names_the_oracle():
 
 
 @pytest.mark.parametrize("source", [
-    "from suite import benchmarks", "import suite.benchmarks.nb201", "from suite.runner import execute",
+    "from suite import benchmarks", "import suite.benchmarks.nb201", "from suite.running.runner import execute",
     "from suite.benchmarks import get", "from suite.benchmarks import nb301",
     "from suite.benchmarks.nb201 import Nb201",
     "from suite.benchmarks import nb201\nnb201.Nb201", "x = space.query(a)", "x = b.final_values",

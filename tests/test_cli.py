@@ -11,7 +11,7 @@ import pytest
 
 from suite import data
 from suite.cli import main
-from suite.store import Store
+from suite.running.store import Store
 
 RUN = ["run", "--benchmark", "nb201-cifar10", "--method", "rs,re", "--seeds", "0-1", "--budget", "20", "--quiet"]
 

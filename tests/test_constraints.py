@@ -16,7 +16,7 @@ from suite.benchmarks import nb101_space, nb201
 from suite.cli import main
 from suite.constraints import Constraint
 from suite.errors import NasreproError
-from suite.spec import Budget, ExperimentSpec
+from suite.running.spec import Budget, ExperimentSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 NONE, CONV3 = (0,) * 6, (nb201.OPS.index("nor_conv_3x3"),) * 6
@@ -111,7 +111,7 @@ def test_a_constraint_met_by_exactly_one_nb201_cell_is_accepted_and_one_met_by_n
 
 
 def test_the_one_cell_of_the_largest_flops_is_not_among_the_probes_so_only_the_exact_check_accepts_it():
-    from suite.spec import _probe_cells
+    from suite.running.spec import _probe_cells
 
     assert CONV3 not in _probe_cells(benchmarks.get("nb201-cifar10").space)
     assert _all_nb201_values("flops_m").max() == benchmarks.get("nb201-cifar10").space.costs(CONV3)["flops_m"]

@@ -1,4 +1,4 @@
-"""suite.exact and suite.bayesian against independent implementations: scipy, brute force, baycomp."""
+"""suite.analysis.exact and suite.analysis.bayesian against independent implementations: scipy, brute force, baycomp."""
 
 import itertools
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from suite import bayesian, exact
+from suite.analysis import bayesian, exact
 
 
 def _signed_rank_by_permutation(d) -> float:

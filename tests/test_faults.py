@@ -18,8 +18,8 @@ import psutil
 import pytest
 
 from suite import benchmarks, cli
-from suite.spec import Budget, ExperimentSpec
-from suite.store import Store
+from suite.running.spec import Budget, ExperimentSpec
+from suite.running.store import Store
 
 RUN = ["run", "--benchmark", "nb201-cifar10", "--method", "rs,re", "--seeds", "0-1", "--budget", "10", "--quiet"]
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -178,7 +178,7 @@ def test_verify_with_a_broken_data_dir_keeps_the_good_verify_json(store, tmp_pat
 
 
 def test_a_report_that_fails_midway_leaves_the_previous_report_whole(store, tmp_path, monkeypatch, capsys):
-    from suite import report
+    from suite.reporting import report
 
     out = tmp_path / "report"
     assert cli.main(["report", str(store), "--out", str(out)]) == 0
@@ -317,7 +317,7 @@ def test_kill_9_of_the_parent_leaves_no_orphan_and_the_rerun_completes(tmp_path,
 # thread waits for the pool (it hung the exit 2 times in 10 when that wait was concurrent.futures.wait()).
 _MANY_QUEUED = """
 import signal, sys
-from suite import executors, runner
+from suite.running import executors, runner
 from suite.errors import Interrupted
 if __name__ == "__main__":
     pool = executors.LocalExecutor(2)

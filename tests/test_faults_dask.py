@@ -15,9 +15,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from suite.runner import run_experiment
-from suite.spec import Budget, ExperimentSpec
-from suite.store import Store
+from suite.running.runner import run_experiment
+from suite.running.spec import Budget, ExperimentSpec
+from suite.running.store import Store
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -188,7 +188,7 @@ def test_a_worker_killed_mid_run_costs_nothing_when_dask_may_retry_its_runs(loca
 QUIET_CHECK = """
 import logging, sys
 from distributed import LocalCluster
-from suite.executors import DaskExecutor
+from suite.running.executors import DaskExecutor
 remote = LocalCluster(n_workers=0, processes=False, dashboard_address=None) if sys.argv[1] == "remote" else None
 executor = DaskExecutor(1, remote.scheduler_address if remote else None)
 logging.getLogger("distributed.client").warning("Couldn't gather 1 keys, rescheduling")

@@ -5,14 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-import methods
-from methods.base import SearchContext
 from methods.ganas import spaces
 from methods.ganas.config import GanasConfig, GanasMleConfig
 from methods.ganas.networks import Generator, GraphBatch
 from methods.ganas.search import GaNas, GaNasMle, PolicyTrainer
 from predictors.layers import build_module
-from suite import benchmarks
+from suite import benchmarks, registry
+from suite.api import SearchContext
 from suite.benchmarks.base import Observation
 from suite.benchmarks.nb201 import OPS, str_to_arch
 from suite.constraints import Constraint
@@ -192,7 +191,7 @@ def test_a_search_proposes_only_new_valid_cells_after_the_random_start(nb201_c10
     config = GanasConfig(**SMALL)
     order, method = search(GaNas, config, nb201_c10, seed=0, budget=45)
     assert len(order) == len(set(order)) == 45
-    rs = methods.get("rs").build(methods.get("rs").config_cls(), context(nb201_c10, 0))
+    rs = registry.method("rs").build(registry.method("rs").config_cls(), context(nb201_c10, 0))
     first = [nb201_c10.key(rs.ask()[0]) for _ in range(config.n_init)]
     assert order[: len(set(first))] == list(dict.fromkeys(first))  # common random numbers with RS
     assert len(method.evaluated) == 45
@@ -297,16 +296,16 @@ def test_settings_are_checked_and_shared_by_every_benchmark():
     with pytest.raises(ValueError, match="rollouts"):
         GanasConfig(top_k=100, rollouts=64)
     with pytest.raises(NasreproError, match="ganas"):
-        methods.get("ganas").make_config("nb201-cifar10", {"ppo_clip": -1})
+        registry.method("ganas").make_config("nb201-cifar10", {"ppo_clip": -1})
     with pytest.raises(NasreproError, match="reward must be one of"):
-        methods.get("ganas").make_config("nb201-cifar10", {"reward": "constant"})
+        registry.method("ganas").make_config("nb201-cifar10", {"reward": "constant"})
     with pytest.raises(NasreproError, match="pairs must be one of"):
-        methods.get("ganas").make_config("nb201-cifar10", {"pairs": "triplets"})
+        registry.method("ganas").make_config("nb201-cifar10", {"pairs": "triplets"})
     for name in ("ganas", "ganas-mle"):
         with pytest.raises(NasreproError, match="nb101_decoder must be one of"):
-            methods.get(name).make_config("nb101", {"nb101_decoder": "per-cell"})
-    assert methods.get("ganas").uses_predictor and methods.get("ganas-mle").uses_predictor
-    for entry in (methods.get("ganas"), methods.get("ganas-mle")):
+            registry.method(name).make_config("nb101", {"nb101_decoder": "per-cell"})
+    assert registry.method("ganas").uses_predictor and registry.method("ganas-mle").uses_predictor
+    for entry in (registry.method("ganas"), registry.method("ganas-mle")):
         base = entry.default_config("nb201-cifar10")
         assert all(entry.default_config(b) == base for b in ("nb101", "nb301", "nb201-imagenet16"))
         assert dataclasses.is_dataclass(base)
@@ -500,14 +499,13 @@ def test_with_a_predictor_the_generator_draws_a_pool_and_the_predictor_picks_the
 
 @pytest.mark.parametrize("cls", [GaNas, GaNasMle])
 def test_a_search_with_a_run_predictor_is_deterministic(nb201_c10, cls):
-    import predictors
 
-    entry = methods.get("ganas" if cls is GaNas else "ganas-mle")
+    entry = registry.method("ganas" if cls is GaNas else "ganas-mle")
     config = entry.config_cls(**{**dataclasses.asdict(entry.default_config("nb201-cifar10")),
                                  **(SMALL if cls is GaNas else SMALL_MLE)})
 
     def run(seed):
-        predictor = predictors.build("rf", nb201_c10.space, np.random.SeedSequence(0, spawn_key=(seed, 2)))
+        predictor = registry.build_predictor("rf", nb201_c10.space, np.random.SeedSequence(0, spawn_key=(seed, 2)))
         method = cls(config, context(nb201_c10, seed, predictor=predictor))
         order = []
         while len(order) < 40:

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from suite import collect, leaderboard
+from suite.analysis import collect
 from suite.cli import main
-from suite.store import Store
+from suite.reporting import leaderboard
+from suite.running.store import Store
 
 # Incumbent final metric after each of 6 queries, per benchmark and method (seed r adds r / 100).
 # b1: y leads at 2 queries, x at 4 and 6. b2: x and y tie for first everywhere, z last.

@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from suite import cache_files, data
-from suite.benchmarks import nb101_space
+from suite import data
+from suite.benchmarks import cache_files, nb101_space
 from suite.cli import main
 from suite.errors import DataError
 

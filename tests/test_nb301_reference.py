@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from suite import collect, data
+from suite import data
+from suite.analysis import collect
 from suite.benchmarks import darts_space, nb301, nb301_reference
-from suite.store import Store
+from suite.running.store import Store
 
 
 class FakeOracle:

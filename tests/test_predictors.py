@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.stats import kendalltau
 
-import predictors
+from suite import registry
 from suite.errors import NasreproError
 
 # Small settings keep the determinism tests fast; the accuracy test uses the defaults.
@@ -34,9 +34,9 @@ def cells(nb201_c10):
 
 
 def test_registry_lists_the_predictors():
-    assert {"xgb", "rf", "gp", "mlp_ensemble", "gnn", "flops", "params"} <= set(predictors.names())
+    assert {"xgb", "rf", "gp", "mlp_ensemble", "gnn", "flops", "params"} <= set(registry.predictor_names())
     with pytest.raises(NasreproError, match="unknown predictor"):
-        predictors.get("svm")
+        registry.predictor("svm")
 
 
 @pytest.mark.parametrize("name", sorted(FAST))
@@ -45,7 +45,7 @@ def test_same_seed_same_predictions(nb201_c10, cells, name):
     train, test = archs[:40], archs[200:260]
 
     def run(seed: int) -> np.ndarray:
-        predictor = predictors.build(name, nb201_c10, np.random.SeedSequence(seed), FAST[name])
+        predictor = registry.build_predictor(name, nb201_c10, np.random.SeedSequence(seed), FAST[name])
         return predictor.fit(train, y[:40]).predict(test)
 
     first = run(7)
@@ -57,7 +57,7 @@ def test_same_seed_same_predictions(nb201_c10, cells, name):
 def test_the_seed_matters(nb201_c10, cells, name):
     archs, y = cells
     runs = [
-        predictors.build(name, nb201_c10, np.random.SeedSequence(s), FAST[name]).fit(archs[:40], y[:40])
+        registry.build_predictor(name, nb201_c10, np.random.SeedSequence(s), FAST[name]).fit(archs[:40], y[:40])
         for s in (1, 2)
     ]
     assert not np.array_equal(runs[0].predict(archs[200:220]), runs[1].predict(archs[200:220]))
@@ -67,7 +67,7 @@ def test_torch_predictors_leave_global_rng_alone(nb201_c10, cells):
     archs, y = cells
     torch_state, numpy_state = torch.random.get_rng_state(), np.random.get_state()[1].copy()  # noqa: NPY002
     for name in ("mlp_ensemble", "gnn"):
-        predictors.build(name, nb201_c10, np.random.SeedSequence(0), FAST[name]).fit(archs[:20], y[:20])
+        registry.build_predictor(name, nb201_c10, np.random.SeedSequence(0), FAST[name]).fit(archs[:20], y[:20])
     assert torch.equal(torch_state, torch.random.get_rng_state())
     np.testing.assert_array_equal(numpy_state, np.random.get_state()[1])  # noqa: NPY002
 
@@ -76,7 +76,7 @@ def test_torch_predictors_leave_global_rng_alone(nb201_c10, cells):
 def test_kendall_tau_on_held_out_nb201_cells(nb201_c10, cells, name):
     """White et al. 2021 protocol point: 200 training cells, 200 held-out cells, default settings."""
     archs, y = cells
-    predictor = predictors.build(name, nb201_c10, np.random.SeedSequence(0))
+    predictor = registry.build_predictor(name, nb201_c10, np.random.SeedSequence(0))
     tau = kendalltau(predictor.fit(archs[:200], y[:200]).predict(archs[200:]), y[200:]).statistic
     assert tau >= 0.5, f"{name}: Kendall tau {tau:.3f}"
 
@@ -84,7 +84,7 @@ def test_kendall_tau_on_held_out_nb201_cells(nb201_c10, cells, name):
 @pytest.mark.parametrize("name", ["gp", "rf", "mlp_ensemble"])
 def test_predict_dist(nb201_c10, cells, name):
     archs, y = cells
-    predictor = predictors.build(name, nb201_c10, np.random.SeedSequence(0), FAST[name]).fit(archs[:40], y[:40])
+    predictor = registry.build_predictor(name, nb201_c10, np.random.SeedSequence(0), FAST[name]).fit(archs[:40], y[:40])
     mean, std = predictor.predict_dist(archs[200:230])
     np.testing.assert_allclose(mean, predictor.predict(archs[200:230]))
     assert std.shape == (30,) and (std >= 0).all() and std.max() > 0
@@ -93,29 +93,29 @@ def test_predict_dist(nb201_c10, cells, name):
 @pytest.mark.parametrize("encoding", ["adjacency", "path"])
 def test_encoding_is_selectable(nb201_c10, cells, encoding):
     archs, y = cells
-    predictor = predictors.build("xgb", nb201_c10, np.random.SeedSequence(0), {"encoding": encoding})
+    predictor = registry.build_predictor("xgb", nb201_c10, np.random.SeedSequence(0), {"encoding": encoding})
     assert predictor.encoding.name == encoding
     assert predictor.fit(archs[:30], y[:30]).predict(archs[:2]).shape == (2,)
 
 
 def test_zero_knowledge_baseline_ranks_by_flops_and_refuses_missing_metrics(nb201_c10, cells):
     archs, y = cells
-    predictor = predictors.build("flops", nb201_c10, np.random.SeedSequence(0)).fit(archs[:50], y[:50])
+    predictor = registry.build_predictor("flops", nb201_c10, np.random.SeedSequence(0)).fit(archs[:50], y[:50])
     flops = np.array([nb201_c10.final(a)["flops_m"] for a in archs[200:]])
     assert kendalltau(predictor.predict(archs[200:]), flops).statistic == pytest.approx(1.0)
     with pytest.raises(NasreproError, match="exposes no 'params' or 'params_m'"):
-        predictors.build("params", nb201_c10, np.random.SeedSequence(0))
+        registry.build_predictor("params", nb201_c10, np.random.SeedSequence(0))
     with pytest.raises(NasreproError, match="not allowed"):
-        predictors.build("flops", nb201_c10, np.random.SeedSequence(0), {"metric": "test_acc"})
+        registry.build_predictor("flops", nb201_c10, np.random.SeedSequence(0), {"metric": "test_acc"})
 
 
 def test_bad_use_is_a_clear_error(nb201_c10, cells):
     archs, y = cells
     with pytest.raises(NasreproError, match="no setting"):
-        predictors.make_config("xgb", {"depth": 3})
+        registry.predictor_config("xgb", {"depth": 3})
     with pytest.raises(NasreproError, match="encoding must be one of"):
-        predictors.make_config("rf", {"encoding": "zip"})
-    predictor = predictors.build("xgb", nb201_c10, np.random.SeedSequence(0))
+        registry.predictor_config("rf", {"encoding": "zip"})
+    predictor = registry.build_predictor("xgb", nb201_c10, np.random.SeedSequence(0))
     with pytest.raises(NasreproError, match="before fit"):
         predictor.predict(archs[:3])
     with pytest.raises(NasreproError, match="one target per cell"):

@@ -7,10 +7,9 @@ import hashlib
 import numpy as np
 import pytest
 
-import methods
-import predictors
-from methods.base import SearchContext
 from predictors.screening import Screen
+from suite import registry
+from suite.api import SearchContext
 from suite.benchmarks.base import Observation
 
 # sha256 of the proposals' keys (one per line) of RE (80 proposals) and RS (40), seed 5, default
@@ -26,7 +25,7 @@ SETTINGS_THEN = {"re": {"tournament": "without_replacement"}, "rs": {}}
 def run(bench, name: str, queries: int, seed: int, predictor=None, overrides=None) -> list:
     seeds = np.random.SeedSequence(seed, spawn_key=(0,))
     context = SearchContext(bench.space, np.random.default_rng(seeds), seeds, predictor)
-    entry = methods.get(name)
+    entry = registry.method(name)
     method = entry.build(entry.make_config(bench.name, overrides), context)
     proposed = []
     while len(proposed) < queries:
@@ -51,7 +50,7 @@ def test_runs_without_a_predictor_are_unchanged(nb201_c10, name):
 
 
 def fast_xgb(bench):
-    return predictors.build("xgb", bench, np.random.SeedSequence(0), {"n_estimators": 50})
+    return registry.build_predictor("xgb", bench, np.random.SeedSequence(0), {"n_estimators": 50})
 
 
 def test_a_predictor_changes_re_proposals_after_its_random_start(nb201_c10):

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import predictors
 from predictors import targets, tuning
 from predictors.evaluate import TEST_SIZE, evaluate
+from suite import registry
 from suite.errors import NasreproError
 
 TIMING = ["fit_seconds", "predict_seconds", "tune_seconds", "cpu_seconds"]
@@ -30,7 +30,7 @@ def test_every_drawn_configuration_is_valid_and_in_naslibs_ranges(name):
     rng = np.random.default_rng(0)
     draws = [tuning.SPACES[name](rng) for _ in range(300)]
     for settings in draws:
-        predictors.make_config(name, settings)  # raises on an invalid one
+        registry.predictor_config(name, settings)  # raises on an invalid one
     frame = pd.DataFrame(draws)
     if name == "xgb":
         assert frame["max_depth"].between(1, 14).all() and set(frame["max_depth"]) == set(range(1, 15))
@@ -83,7 +83,7 @@ def test_tuned_rows_store_their_choice_and_use_it(tuned_table):
     assert set(tuned["predictor"]) == {"xgb-tuned", "rf-tuned"} and (tuned["tune_configurations"] == 4).all()
     assert tuned["cv_tau"].between(0, 1).all()
     for row in tuned.itertuples():  # overrides of the base predictor's config, or {} when the default won
-        predictors.make_config(row.base_predictor, json.loads(row.tuned_settings))
+        registry.predictor_config(row.base_predictor, json.loads(row.tuned_settings))
     # where the default won, the tuned row is the default's fit (same seed, same settings): same predictions
     default = tuned_table[tuned_table["predictor"] == "xgb"].set_index(["trial", "train_size"])
     kept_default = [r for r in tuned[tuned["predictor"] == "xgb-tuned"].itertuples() if r.tuned_settings == "{}"]

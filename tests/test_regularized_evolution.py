@@ -8,9 +8,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-import methods
-from methods.base import SearchContext
 from methods.regularized_evolution import RegularizedEvolution, RegularizedEvolutionConfig
+from suite import registry
+from suite.api import SearchContext
 from suite.benchmarks.base import Observation
 from suite.errors import NasreproError
 
@@ -109,7 +109,7 @@ def test_with_replacement_a_full_size_tournament_can_miss_the_best():
 
 
 def test_default_tournament_is_with_replacement_and_bad_names_are_refused():
-    entry = methods.get("re")
+    entry = registry.method("re")
     assert entry.make_config("nb201-cifar10").tournament == "with_replacement"
     assert entry.version >= 2
     with pytest.raises(NasreproError, match="tournament"):

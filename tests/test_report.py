@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from suite import benchmarks, data
-from suite import verify as verification
 from suite.errors import NasreproError
-from suite.report import write_report
-from suite.runner import run_experiment
-from suite.spec import Budget, ExperimentSpec
-from suite.store import Store
+from suite.reporting.report import write_report
+from suite.running import verify as verification
+from suite.running.runner import run_experiment
+from suite.running.spec import Budget, ExperimentSpec
+from suite.running.store import Store
 
 CHROMIUM = Path("/usr/bin/chromium")
 # CIFAR-10 has training times in the data, CIFAR-100 has none: both branches of the seconds plot.
@@ -217,7 +217,8 @@ _CD_SCRIPT = """
 import sys
 import numpy as np, pandas as pd
 from pathlib import Path
-from suite import figures, significance
+from suite.reporting import figures
+from suite.analysis import significance
 rng = np.random.default_rng(0)
 names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
 scores = pd.DataFrame(rng.normal(np.arange(6) * 0.15, 0.5, size=(40, 6)), columns=names)

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import methods
+from suite import registry
 from suite.benchmarks.nb201 import str_to_arch
 from suite.errors import NasreproError
-from suite.runner import execute, run_experiment
-from suite.spec import Budget, ExperimentSpec, parse_seeds
-from suite.store import Store
+from suite.running.runner import execute, run_experiment
+from suite.running.spec import Budget, ExperimentSpec, parse_seeds
+from suite.running.store import Store
 
 
 def one_run(method="re", repeat=0, benchmark="nb201-cifar10", **budget):
@@ -91,18 +91,17 @@ def hash_of_fields(fields: dict) -> str:
 
 
 def test_predictor_versions_enter_run_ids_from_version_2_and_leave_earlier_ids_alone(nb201_c10):
-    import predictors
 
     plain = one_run()
     with_xgb = ExperimentSpec(("nb201-cifar10",), ("ganas",), (0,), Budget(150), predictor="xgb").runs()[0]
-    assert predictors.get("xgb").version == 1
+    assert registry.predictor("xgb").version == 1
     for run in (plain, with_xgb):
         assert run.predictor_version is None
         fields = dataclasses.asdict(run)
         del fields["predictor_version"]
         assert run.run_id == hash_of_fields(fields)
     with_mlp = ExperimentSpec(("nb201-cifar10",), ("rs",), (0,), Budget(150), predictor="mlp_ensemble").runs()[0]
-    assert with_mlp.predictor_version == predictors.get("mlp_ensemble").version > 1
+    assert with_mlp.predictor_version == registry.predictor("mlp_ensemble").version > 1
     assert with_mlp.run_id != dataclasses.replace(with_mlp, predictor_version=None).run_id
     # a stored run of an earlier version of the predictor cannot be recomputed as if it were this one
     with pytest.raises(NasreproError, match="version 1 of predictor mlp_ensemble, this is version 2"):
@@ -155,7 +154,7 @@ _KILLED_AFTER_MKDIR = """
 import os, signal, sys
 from pathlib import Path
 import pandas as pd
-from suite.store import Store
+from suite.running.store import Store
 mkdir = Path.mkdir
 def mkdir_then_die(self, *args, **kwargs):
     mkdir(self, *args, **kwargs)
@@ -199,8 +198,9 @@ def test_bad_experiments_are_refused_before_running(kwargs, message):
 
 def test_a_predictor_is_refused_for_a_method_that_would_ignore_it(monkeypatch):
     # every built-in method now uses a run predictor, so a stand-in that ignores it
-    entry = dataclasses.replace(methods.get("re"), name="re-blind", uses_predictor=False)
-    monkeypatch.setitem(methods._REGISTRY, entry.name, entry)
+    entry = dataclasses.replace(registry.method("re"), name="re-blind", uses_predictor=False)
+    builtin = registry.method
+    monkeypatch.setattr(registry, "method", lambda name: entry if name == entry.name else builtin(name))
     spec = ExperimentSpec(("nb201-cifar10",), ("re", "re-blind"), (0,), Budget(10), predictor="xgb")
     with pytest.raises(NasreproError, match="not used by re-blind"):
         spec.runs()
@@ -220,7 +220,7 @@ def test_seed_lists():
 
 
 def test_a_run_its_worker_stored_before_being_lost_counts_as_stored_not_failed(tmp_path, monkeypatch):
-    from suite import runner
+    from suite.running import runner
 
     store_it = runner._execute_and_store
 
@@ -235,7 +235,7 @@ def test_a_run_its_worker_stored_before_being_lost_counts_as_stored_not_failed(t
 
 
 def test_a_run_lost_with_its_worker_before_it_was_stored_is_failed_and_named(tmp_path, monkeypatch):
-    from suite import runner
+    from suite.running import runner
 
     def lost(run, root):
         raise RuntimeError("worker lost")

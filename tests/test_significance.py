@@ -6,7 +6,7 @@ import pytest
 import scikit_posthocs as sp
 from scipy import stats as st
 
-from suite import significance as sig
+from suite.analysis import significance as sig
 
 # Final metric of two methods on seeds 0..9; B is better on every seed but by different amounts.
 A = [93.10, 93.52, 93.31, 93.80, 93.05, 93.44, 93.60, 93.21, 93.70, 93.15]

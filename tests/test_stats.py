@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from suite import stats
+from suite.analysis import stats
 
 
 def _finals(values, regrets=None, tops=None, keys=None, method="a", benchmark="b1", budget=10):

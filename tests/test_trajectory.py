@@ -7,11 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-import methods
-from suite import benchmarks
+from suite import benchmarks, registry
 from suite.benchmarks.base import Observation
-from suite.runner import execute
-from suite.spec import Budget, RunSpec
+from suite.running.runner import execute
+from suite.running.spec import Budget, RunSpec
 
 # Six cells; final value = search value. Cells 1-3 tie at 2.0.
 FINALS = (1.0, 2.0, 2.0, 2.0, 3.0, 0.5)
@@ -61,7 +60,7 @@ class Ties:
 
 def test_the_incumbents_rank_counts_only_strictly_better_cells(monkeypatch):
     monkeypatch.setattr(benchmarks, "get", lambda name: Ties())
-    entry = methods.get("rs")
+    entry = registry.method("rs")
     run = RunSpec("ties", "hand-made", "rs", dataclasses.asdict(entry.config_cls()), entry.version, 0, Budget(4))
     frame, _ = execute(run)
     assert list(frame["arch_key"]) == [f"cell{a}" for a in ORDER]

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from suite import verify
 from suite.cli import main
-from suite.runner import run_experiment
-from suite.spec import Budget, ExperimentSpec
-from suite.store import CHECKSUM, META, TRAJECTORY, Store
+from suite.running import verify
+from suite.running.runner import run_experiment
+from suite.running.spec import Budget, ExperimentSpec
+from suite.running.store import CHECKSUM, META, TRAJECTORY, Store
 
 SPEC = ExperimentSpec(("nb201-cifar10",), ("rs", "re"), (0, 1), Budget(40))
 

@@ -6,8 +6,8 @@ Torch is imported when a search is built, not when the registry is read, so list
 
 from __future__ import annotations
 
-from methods.base import Method, MethodEntry, SearchContext
 from methods.ganas.config import GanasConfig, GanasMleConfig, ganas_config_for, mle_config_for
+from suite.api import Method, MethodEntry, SearchContext
 
 
 def _build_ganas(config: GanasConfig, context: SearchContext) -> Method:

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from methods.base import SearchContext
 from methods.ganas import spaces
 from methods.ganas.adam import FusedAdam
 from methods.ganas.config import PAIR_NAMES, REWARD_NAMES, GanasConfig, GanasMleConfig
@@ -27,6 +26,7 @@ from methods.ganas.networks import Generator, GraphBatch, PairDiscriminator, Rol
 from predictors.common import one_torch_thread
 from predictors.layers import build_module
 from predictors.screening import Screen
+from suite.api import SearchContext
 from suite.benchmarks.base import Arch, CellGraph, Observation
 from suite.errors import NasreproError
 

@@ -28,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from suite import cache_files, data
+from suite import data
+from suite.benchmarks import cache_files
 from suite.errors import DataError
 
 EPOCHS = 108
 N_REPEATS = 3
 FINAL_EVALUATION = 2  # evaluation_data: [initialisation, halfway, end of training]
-CONVERTED_VERSION = 2  # 2: checked by a sha256 beside the file (suite.cache_files)
+CONVERTED_VERSION = 2  # 2: checked by a sha256 beside the file (suite.benchmarks.cache_files)
 _CRC_MASK_DELTA = 0xA282EAD8
 
 

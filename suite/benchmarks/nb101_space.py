@@ -35,7 +35,8 @@ from typing import TypeVar
 
 import numpy as np
 
-from suite import cache_files, data
+from suite import data
+from suite.benchmarks import cache_files
 from suite.benchmarks.base import CellGraph
 from suite.errors import InvalidArchitecture
 

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from suite import cache_files, data
+from suite import data
+from suite.benchmarks import cache_files
 from suite.benchmarks import nb101_space as space
 from suite.errors import DataError, NasreproError
 

@@ -4,7 +4,7 @@ Tuning apart from reporting (issue 14): the candidate settings run on NB201 CIFA
 seed 1000, a stream no reproduce target uses (they use the Makefile's EXPERIMENT_SEED), and are ranked by the SEARCH
 metric of the final incumbent (validation accuracy), never by test accuracy. The rule, fixed before the
 runs: the setting with the highest mean wins. A driver over the runner (so it lives in the harness, not
-in methods/, which may not reach the oracle), run as `python -m suite.tuning`.
+in methods/, which may not reach the oracle), run as `python -m suite.running.tuning`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import argparse
 import statistics
 from pathlib import Path
 
-from suite.runner import run_experiment
-from suite.spec import Budget, ExperimentSpec, parse_seeds
-from suite.store import Store
+from suite.running.runner import run_experiment
+from suite.running.spec import Budget, ExperimentSpec, parse_seeds
+from suite.running.store import Store
 
 BENCHMARK = "nb201-cifar10"
 EXPERIMENT_SEED = 1000
@@ -34,7 +34,7 @@ GRID: dict[str, dict[str, str]] = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m suite.tuning", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m suite.running.tuning", description=__doc__.splitlines()[0])
     parser.add_argument("--store", default="runs/ganas-tuning")
     parser.add_argument("--out", default="results/ganas-tuning")
     parser.add_argument("--seeds", default="0-9")
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.budget} queries",
         "",
         "Ranked by the final incumbent's validation accuracy (the search metric); test accuracy is not read.",
-        f"Command: `python -m suite.tuning --seeds {args.seeds} --budget {args.budget}` (`make tune-ganas`).",
+        f"Command: `python -m suite.running.tuning --seeds {args.seeds} --budget {args.budget}` (`make tune-ganas`).",
         "",
         "| rank | setting | final validation acc (mean ± std) | median wall s/run |",
         "|---|---|---|---|",

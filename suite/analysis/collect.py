@@ -20,7 +20,7 @@ import pandas as pd
 
 from suite.benchmarks import nb301, nb301_reference
 from suite.errors import NasreproError
-from suite.store import Store
+from suite.running.store import Store
 
 # The same search repeated in another store (e.g. run again with a larger budget) is one sample, not two.
 _SAMPLE = ["benchmark", "oracle", "method", "experiment_seed", "repeat"]

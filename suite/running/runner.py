@@ -23,14 +23,14 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-import methods
-from methods.base import SearchContext
-from suite import benchmarks, executors
+from suite import benchmarks, registry
+from suite.api import SearchContext
 from suite.benchmarks.base import Arch, Benchmark, Observation
 from suite.constraints import Constraint
 from suite.errors import Interrupted, NasreproError
-from suite.spec import RunSpec
-from suite.store import Store
+from suite.running import executors
+from suite.running.spec import RunSpec
+from suite.running.store import Store
 
 # A method that proposes only cells it has already seen this many times in a row is stuck.
 MAX_REPEATS_IN_A_ROW = 10_000
@@ -91,9 +91,7 @@ def search_context(run: RunSpec, bench: Benchmark) -> SearchContext:
     seeds = seed_sequence(run)
     predictor = None
     if run.predictor is not None:
-        import predictors
-
-        pred_entry = predictors.get(run.predictor)
+        pred_entry = registry.predictor(run.predictor)
         if pred_entry.version != (run.predictor_version or 1):
             raise NasreproError(
                 f"the run was made by version {run.predictor_version or 1} of predictor {run.predictor}, "
@@ -110,7 +108,7 @@ def execute(run: RunSpec) -> tuple[pd.DataFrame, dict]:
     bench = benchmarks.get(run.benchmark)
     if bench.oracle != run.oracle:
         raise NasreproError(f"{run.benchmark} now answers with oracle {bench.oracle}, the run asks {run.oracle}")
-    entry = methods.get(run.method)
+    entry = registry.method(run.method)
     if entry.version != run.method_version:
         raise NasreproError(
             f"the run was made by version {run.method_version} of {run.method}, this is version {entry.version}"

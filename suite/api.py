@@ -1,11 +1,20 @@
-"""The Method protocol (ask/tell) and what a method is built from."""
+"""The public interface for method and predictor authors: what a search method and a run predictor
+implement, and the entries that register them.
+
+A method is a class with `ask`/`tell` (the `Method` protocol) built from a frozen config dataclass and a
+`SearchContext`; it is published as a `MethodEntry` under the entry-point group `nasrepro.methods`.
+A run predictor implements `Predictor` (`fit`/`predict`, optionally `predict_dist`) and is published as a
+`PredictorEntry` under `nasrepro.predictors`. The built-ins are declared the same way in this project's
+pyproject.toml. The version rule: an entry's `version` is part of every run id; raise it whenever a change
+alters what the method proposes (or the predictor predicts) for the same config and seed.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol, Self
 
 import numpy as np
 
@@ -13,8 +22,30 @@ from suite.benchmarks.base import Arch, Observation, SearchSpace
 from suite.constraints import Constraint
 from suite.errors import NasreproError
 
-if TYPE_CHECKING:
-    from predictors.base import Predictor
+
+class Predictor(Protocol):
+    def fit(self, archs: Sequence[Arch], y: np.ndarray) -> Self: ...
+    def predict(self, archs: Sequence[Arch]) -> np.ndarray: ...
+
+
+class UncertainPredictor(Predictor, Protocol):
+    def predict_dist(self, archs: Sequence[Arch]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation."""
+        ...
+
+
+@dataclass(frozen=True)
+class PredictorEntry:
+    name: str
+    config_cls: type
+    # (config, search space, seed sequence) -> predictor; seeded explicitly, never from global state.
+    # Built from the space, never the benchmark: a predictor inside a search sees no oracle either.
+    build: Callable[[Any, SearchSpace, np.random.SeedSequence], Predictor]
+    description: str
+    # raised when the same seed and settings would fit different predictions, so that a run using the
+    # predictor gets a new id (suite/running/spec.py RunSpec.predictor_version) instead of a stored stale trajectory
+    version: int = 1
+
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-import methods
-from suite import benchmarks
+from suite import benchmarks, registry
 from suite.constraints import Constraint
 from suite.errors import NasreproError
 
@@ -83,15 +82,13 @@ class ExperimentSpec:
             raise NasreproError("seeds must be non-negative integers")
         for name in self.benchmarks:
             benchmarks.check_name(name)
-        entries = {name: methods.get(name) for name in self.methods}
+        entries = {name: registry.method(name) for name in self.methods}
         unknown = sorted(set(self.method_settings) - set(self.methods))
         if unknown:
             raise NasreproError(f"settings given for methods not in the experiment: {unknown}")
         predictor_version = None
         if self.predictor is not None:
-            import predictors
-
-            predictor_version = predictors.get(self.predictor).version
+            predictor_version = registry.predictor(self.predictor).version
             predictor_version = predictor_version if predictor_version > 1 else None
             ignoring = sorted(name for name, entry in entries.items() if not entry.uses_predictor)
             if ignoring:

@@ -3,11 +3,11 @@
 Within a benchmark and budget: every pair of methods, two-sided. Runs pair up when both methods were run
 with the same (experiment seed, repeat) set: seed i gives every method the same initial draws, so the
 exact signed-rank test on per-seed differences applies; otherwise the exact (or seeded Monte-Carlo)
-Mann-Whitney permutation test (suite.exact). The primary endpoint is each benchmark's full budget: Holm's
+Mann-Whitney permutation test (suite.analysis.exact). The primary endpoint is each benchmark's full budget: Holm's
 correction runs over all pairs of one benchmark at that budget; other budgets are exploratory (Holm within
 their own budget, labelled `exploratory`, never read as confirmatory). Effect sizes per pair: the
 Hodges-Lehmann shift with its exact 95% interval, Vargha-Delaney A12 (exact fractions), and the Bayesian
-signed-rank test with a ROPE (suite.bayesian; paired runs only).
+signed-rank test with a ROPE (suite.analysis.bayesian; paired runs only).
 
 Across benchmarks (Demšar 2006): the score of a method on a benchmark is its mean final metric; Friedman's
 test with Nemenyi's post-hoc test for three or more methods, the signed-rank test over benchmarks for two.
@@ -28,7 +28,7 @@ import scikit_posthocs as sp
 from scipy import stats as st
 from statsmodels.stats.multitest import multipletests
 
-from suite import bayesian, exact
+from suite.analysis import bayesian, exact
 
 ALPHA = 0.05
 ROPE = 0.1  # region of practical equivalence, in points of the final metric (accuracy in %)

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suite import document as doc
-from suite import figures, significance, stats
-from suite.collect import Results
+from suite.analysis import significance, stats
+from suite.analysis.collect import Results
 from suite.errors import NasreproError
+from suite.reporting import document as doc
+from suite.reporting import figures
 
 BOOT_SEED = 20060101
 N_BOOT = 2_000

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from suite.errors import NasreproError
-from suite.store import Store
+from suite.running.store import Store
 
 if TYPE_CHECKING:
-    from suite.spec import RunSpec
+    from suite.running.spec import RunSpec
 
 VERIFY_FILE = "verify.json"
 
@@ -48,7 +48,7 @@ class Verification:
 
 def spec_of(meta: dict) -> RunSpec:
     """The RunSpec a stored run was made from; its hash must be the run's id, or the record was altered."""
-    from suite.spec import Budget, RunSpec
+    from suite.running.spec import Budget, RunSpec
 
     fields = {k: v for k, v in meta["spec"].items() if k != "run_id"}
     run = RunSpec(**{**fields, "budget": Budget(**fields["budget"])})
@@ -77,7 +77,7 @@ def difference(stored: pd.DataFrame, rerun: pd.DataFrame) -> str | None:
 
 
 def verify(root: Path, sample: int | None = None, seed: int = 0) -> Verification:
-    from suite.runner import execute  # imports every benchmark and method: only verify needs them
+    from suite.running.runner import execute  # imports every benchmark and method: only verify needs them
 
     store = Store(root)
     store.check()

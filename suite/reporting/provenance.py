@@ -9,8 +9,8 @@ import json
 
 import pandas as pd
 
-from suite import document as doc
-from suite.collect import Results
+from suite.analysis.collect import Results
+from suite.reporting import document as doc
 
 
 def seeds_text(values) -> str:

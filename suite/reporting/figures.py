@@ -1,4 +1,4 @@
-"""The report's figures, each a PNG file. Inputs are the tidy tables of suite.stats; nothing here computes
+"""The report's figures, each a PNG file. Inputs are the tidy tables of suite.analysis.stats; nothing here computes
 a statistic that is not drawn."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pandas as pd
 import scikit_posthocs as sp
 import seaborn as sns
 
-from suite import stats
-from suite.significance import Omnibus
+from suite.analysis import stats
+from suite.analysis.significance import Omnibus
 
 DPI = 110
 MAX_COLUMNS = 3

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite import bayesian, collect, exact, figures, literature, provenance, significance, stats
-from suite import document as doc
-from suite import verify as verification
+from suite.analysis import bayesian, collect, exact, significance, stats
 from suite.errors import NasreproError
+from suite.reporting import document as doc
+from suite.reporting import figures, literature, provenance
+from suite.running import verify as verification
 
 
 def write_report(
