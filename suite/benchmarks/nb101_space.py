@@ -235,7 +235,46 @@ def lookup_key(n: int, mask: int, code: int) -> int:
 
 # ---------------------------------------------------------------------------------------------- params
 def param_count(matrix, labels) -> int:
-    """Trainable parameters of the NB101 network built from a pruned cell (nasbench model_builder)."""
+    """NB101's trainable-parameter count of a pruned cell, given in any vertex numbering.
+
+    nasbench's builder splits the output's channels by vertex order (model_builder.compute_vertex_channels:
+    `interior_channels = output_channels // in_degree[num_vertices - 1]`, the remainder `correction` going
+    one channel each to the lowest-numbered vertices feeding the output), so two numberings of one cell can
+    differ in parameters. NB101 trained, and counts, the numbering nasbench's generate_graphs met first
+    (`official_numbering`); other files store other numberings (nb101_subset20k: 100 cells, of
+    nb101_test_evox6760: 728, where the builder's count of the stored numbering is not NB101's)."""
+    return builder_params(*official_numbering(matrix, labels))
+
+
+def official_numbering(matrix, labels) -> tuple[np.ndarray, list[int]]:
+    """The numbering of a pruned cell that nasbench's generate_graphs met first: of all its topological
+    numberings (input first, output last), the least nasbench edge bitmask (edge x->y at bit
+    x + y(y-1)/2, `gen_is_edge_fn`), then the least labelling in itertools.product order (vertex 1 most
+    significant). Brute force over the interior permutations (at most 120), independent of the cached table
+    (whose `_official_forms` finds the same numbering by sorting the enumeration)."""
+    m = np.asarray(matrix, dtype=np.int64)
+    codes = np.asarray(labels, dtype=np.int64)
+    n = len(codes)
+    orders, lower, weight, digits = _numberings(n)  # numbering p: new vertex i is old vertex orders[p, i]
+    renumbered = m[orders[:, :, None], orders[:, None, :]]
+    topological = ~(renumbered & lower).any(axis=(1, 2))
+    first = (renumbered * weight).sum(axis=(1, 2)) * 3 ** (n - 2) + codes[orders[:, 1:-1]] @ digits
+    best = orders[int(np.argmin(np.where(topological, first, np.iinfo(np.int64).max)))]
+    return m[np.ix_(best, best)], codes[best].tolist()
+
+
+@cache
+def _numberings(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    orders = np.array([(0, *p, n - 1) for p in itertools.permutations(range(1, n - 1))], dtype=np.int64)
+    x, y = np.indices((n, n))
+    weight = np.where(x < y, 1 << (x + y * (y - 1) // 2), 0).astype(np.int64)
+    digits = 3 ** np.arange(n - 3, -1, -1, dtype=np.int64)
+    return orders, (x >= y).astype(np.int64), weight, digits
+
+
+def builder_params(matrix, labels) -> int:
+    """Trainable parameters of the NB101 network nasbench's model_builder builds from a pruned cell in
+    exactly the numbering given (see param_count for why the numbering matters)."""
     n = len(labels)
     rows = np.asarray(matrix).tolist()
     total = 3 * 3 * 3 * STEM_CHANNELS + 2 * STEM_CHANNELS  # stem conv + batch-norm scale and shift
@@ -461,11 +500,11 @@ def _class_params(keys: list[tuple[int, int, int]]) -> list[int]:
         if (n, rep) not in cache_:
             matrix = bits_to_matrix(n, rep)
             pool = [-1, *[2] * (n - 2), -2]
-            base = param_count(matrix, pool)
+            base = builder_params(matrix, pool)  # `rep` is already the class's official numbering
             extra = np.zeros((n, len(OPS)), dtype=np.int64)
             for v in range(1, n - 1):
                 for op in range(len(OPS)):
-                    extra[v, op] = param_count(matrix, [*pool[:v], op, *pool[v + 1 :]]) - base
+                    extra[v, op] = builder_params(matrix, [*pool[:v], op, *pool[v + 1 :]]) - base
             cache_[(n, rep)] = (base, extra)
         base, extra = cache_[(n, rep)]
         out.append(base + sum(int(extra[v, (code // 3 ** (v - 1)) % 3]) for v in range(1, n - 1)))
