@@ -12,8 +12,8 @@ NB201_SEEDS ?= 0-99
 # and the first version's tuning used seeds 0-9 of stream 0, so no report reads stream 0.
 EXPERIMENT_SEED ?= 1
 BUDGET ?= 150
-METHODS ?= rs,re,bananas,ganas,ganas-mle
-STUDY_METHODS ?= rs,re,ganas,ganas-mle
+METHODS ?= rs,re,ls,bananas,ganas,ganas-mle
+STUDY_METHODS ?= rs,re,ls,ganas,ganas-mle
 # Another budget gets its own store and report: `make reproduce-nb201 BUDGET=300` -> runs/nb201-300, results/nb201-300.
 SUFFIX := $(if $(filter 150,$(BUDGET)),,-$(BUDGET))
 
@@ -70,7 +70,7 @@ budget-study-nb201: setup
 	$(NASREPRO) report runs/nb201-300 --benchmark nb201-cifar10 --out results/nb201-cifar10-300 \
 		--title "NAS-Bench-201 CIFAR-10: 300 queries, seeds $(NB201_SEEDS) of experiment seed $(EXPERIMENT_SEED)"
 
-# The same on NB101 for GA-NAS, its ablation, RE and RS (BANANAS at 300 queries costs ~10x more: STUDY_METHODS=... adds it).
+# The same on NB101 for GA-NAS, its ablation, RE, LS and RS (BANANAS at 300 queries costs ~10x more: STUDY_METHODS=... adds it).
 budget-study-nb101: setup
 	$(NASREPRO) run --benchmark nb101 --method $(STUDY_METHODS) --seeds $(SEEDS) \
 		--budget 300 --experiment-seed $(EXPERIMENT_SEED) --out runs/nb101-300 --workers $(WORKERS)

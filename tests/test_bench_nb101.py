@@ -74,6 +74,24 @@ def test_md5_module_hash_direct(benchmark, bench):
     benchmark.extra_info["us_per_cell"] = benchmark.stats.stats.min / len(cells) * 1e6
 
 
+def test_local_search_150_queries(benchmark, bench):
+    """One local-search run of 150 queries on NB101 (the runner's loop, without its store): most of its
+    time is `neighbors`, a pruning pass and a table lookup for each of ~36 edits per neighbourhood."""
+    from methods.base import SearchContext
+    from methods.local_search import LocalSearch, LocalSearchConfig
+
+    def run() -> int:
+        seeds = np.random.SeedSequence(0)
+        method = LocalSearch(LocalSearchConfig(), SearchContext(bench.space, np.random.default_rng(seeds), seeds))
+        for _ in range(150):
+            archs = method.ask()
+            method.tell(archs, [bench.query(arch) for arch in archs])
+        return len(method.seen)
+
+    assert benchmark.pedantic(run, rounds=5, iterations=1) == 150
+    assert benchmark.stats.stats.min < 0.1
+
+
 def test_prepare_from_an_empty_cache(benchmark, tmp_path, monkeypatch):
     """`nasrepro data prepare nb101` from nothing: enumeration, hashing, the default surrogate's fits and
     its predictions for all 423,624 cells. Target (issue 12): <= 120 s on 2 cores."""

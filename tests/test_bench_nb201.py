@@ -26,3 +26,10 @@ def test_regularized_evolution_150_queries(benchmark, nb201_c10):
     run = ExperimentSpec(("nb201-cifar10",), ("re",), (0,), Budget(150)).runs()[0]
     trajectory, _ = benchmark(execute, run)
     assert len(trajectory) == 150
+
+
+def test_local_search_150_queries(benchmark, nb201_c10):
+    run = ExperimentSpec(("nb201-cifar10",), ("ls",), (0,), Budget(150)).runs()[0]
+    trajectory, _ = benchmark(execute, run)
+    assert len(trajectory) == 150
+    assert benchmark.stats.stats.min < 0.02

@@ -236,3 +236,24 @@ def test_the_cd_diagram_does_not_depend_on_string_hashing(tmp_path, hash_seed):
         return path.read_bytes()
 
     assert draw(hash_seed) == draw("0")
+
+
+def test_the_nb101_report_sets_the_bananas_papers_150_query_table_beside_ours(tmp_path):
+    # Runs made on NB201 and filed as NB101 runs: the section reads only the store (which oracle, which methods).
+    spec = ExperimentSpec(("nb201-cifar10",), ("rs", "re", "ls"), (0, 1), Budget(12))
+    made = Store(tmp_path / "made")
+    assert not run_experiment(spec.runs(), made, progress=False).failed
+    store = Store(tmp_path / "store")
+    for k, run_id in enumerate(made.run_ids()):
+        meta = made.meta(run_id)
+        meta["spec"] = {**meta["spec"], "benchmark": "nb101", "oracle": "nb101-surrogate-20k+test6760",
+                        "run_id": f"nb101run{k}"}
+        meta["benchmark"] = {**meta["benchmark"], "name": "nb101", "oracle": "nb101-surrogate-20k+test6760"}
+        store.write(f"nb101run{k}", made.trajectory(run_id), meta)
+    write_report([store.root], tmp_path / "r", title="nb101")
+    text = (tmp_path / "r" / "report.md").read_text()
+    for label, accuracy in (("RS", "93.66"), ("RE", "93.89"), ("LS", "94.07"), ("BANANAS", "94.08")):
+        assert f"| nb101 | {label} | BANANAS paper (White et al., AAAI 2021) | 150 | {accuracy} | 200 |" in text
+    assert "| nb101 | ls | nasrepro (this report) | 12 |" in text
+    assert "one randomly chosen training repeat" in text and "counts a re-queried cell again" in text
+    assert "`local_optima`" in text

@@ -206,6 +206,12 @@ def _reproducibility_section(c: _Context) -> list[doc.Block]:
     ]
 
 
+LS_DIAGNOSTICS = (
+    " Local search: `moves` is the number of improving moves it made, `local_optima` the number of local optima "
+    "it reached, each followed by a restart from new random cells."
+)
+
+
 def _diagnostics_section(c: _Context) -> list[doc.Block]:
     """What methods report about their own runs (meta.json `diagnostics`), e.g. GA-NAS's share of proposals
     drawn above temperature 1: departures from the published algorithm, measured on the runs reported."""
@@ -220,6 +226,7 @@ def _diagnostics_section(c: _Context) -> list[doc.Block]:
             "`share_temperature_above_1` is the share of its generated proposals drawn at a sampling temperature "
             "above 1, which it raises when a batch holds no new cell (our addition to the published algorithm); "
             "`max_temperature` the largest temperature used."
+            + (LS_DIAGNOSTICS if any(m.split("+")[0].split("#")[0] == "ls" for m in table["method"]) else "")
         ),
         doc.Table(table.round({"mean": 3, "max": 3})),
     ]
@@ -453,7 +460,7 @@ def _significance_section(c: _Context) -> list[doc.Block]:
 
 
 def _literature_section(c: _Context) -> list[doc.Block]:
-    rows, oracles = [], {}
+    rows, oracles, sources = [], {}, {}
     for name in sorted(c.main):
         reported = literature.reported_for(c.bench_meta[name]["name"])
         if not reported:
@@ -474,6 +481,7 @@ def _literature_section(c: _Context) -> list[doc.Block]:
                 }
             )
         for r in reported:
+            sources[r.source] = name
             value = f"{r.mean:.2f}" + (f" ± {r.std:.2f}" if r.std is not None else "")
             rows.append(
                 {
@@ -482,7 +490,7 @@ def _literature_section(c: _Context) -> list[doc.Block]:
                     "source": r.source,
                     "queries": r.queries,
                     "final metric": value,
-                    "n": "–",
+                    "n": r.trials or "–",
                 }
             )
     if not rows:
@@ -494,6 +502,7 @@ def _literature_section(c: _Context) -> list[doc.Block]:
             "mean ± std over seeds of the final metric, % (the papers': test accuracy; ours: see below)",
         ),
         *(doc.Paragraph(literature.oracle_note(oracle)) for oracle in oracles),
+        *(doc.Paragraph(note) for note in map(literature.source_note, sources) if note),
     ]
 
 
