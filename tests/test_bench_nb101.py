@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from methods.local_search import LocalSearch, LocalSearchConfig
+from suite.api import SearchContext
 from suite.benchmarks import nb101, nb101_space
 from suite.benchmarks import nb101_surrogate as surrogate
 
@@ -77,9 +79,6 @@ def test_md5_module_hash_direct(benchmark, bench):
 def test_local_search_150_queries(benchmark, bench):
     """One local-search run of 150 queries on NB101 (the runner's loop, without its store): most of its
     time is `neighbors`, a pruning pass and a table lookup for each of ~36 edits per neighbourhood."""
-    from methods.base import SearchContext
-    from methods.local_search import LocalSearch, LocalSearchConfig
-
     def run() -> int:
         seeds = np.random.SeedSequence(0)
         method = LocalSearch(LocalSearchConfig(), SearchContext(bench.space, np.random.default_rng(seeds), seeds))
