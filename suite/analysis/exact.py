@@ -51,22 +51,15 @@ def _sign_flip_counts(doubled_ranks: np.ndarray) -> np.ndarray:
 
 def signed_rank(differences) -> RankTest:
     """Two-sided exact signed-rank test of the paired differences (rounded to TOL; zeros dropped)."""
-    d = rounded(differences)
-    d = d[d != 0]
-    n = len(d)
-    if n == 0:  # every pair tied: no evidence either way
+    units = np.round(np.asarray(differences, dtype=float) / TOL).astype(np.int64)
+    nonzero = units[units != 0]
+    if len(nonzero) == 0:  # every pair tied: no evidence either way
         return RankTest("Wilcoxon signed-rank", 0.0, 1.0, 0, "exact")
-    doubled = (2 * st.rankdata(np.abs(d))).round().astype(int)
-    counts = _sign_flip_counts(doubled)
-    probability = counts / counts.sum()  # counts up to 2^n held as floats: relative error ~1e-16
-    observed = int(doubled[d > 0].sum())
-    centre = doubled.sum() / 2
-    values = np.arange(len(counts))
-    # The null is symmetric about the centre: two-sided p = P(|S - centre| >= |s - centre|), which equals
+    ranks = st.rankdata(np.abs(nonzero))
+    # The null is symmetric about its centre: two-sided p = P(|S - centre| >= |s - centre|), which equals
     # scipy's 2 * min(one-sided p) capped at 1.
-    extreme = np.abs(values - centre) >= abs(observed - centre) - 1e-9
-    p = float(min(1.0, probability[extreme].sum()))
-    return RankTest("Wilcoxon signed-rank", observed / 2, p, n, "exact")
+    p = _signed_rank_p_units(nonzero)
+    return RankTest("Wilcoxon signed-rank", float(ranks[nonzero > 0].sum()), p, len(nonzero), "exact")
 
 
 def mann_whitney(x, y) -> RankTest:
@@ -96,8 +89,9 @@ def _splits(m: int, n: int) -> int:
 
 
 # --- Hodges-Lehmann shifts with exact confidence intervals ---------------------------------------
-# The order index comes from the untied null distribution (Hollander & Wolfe; R's wilcox.test does the
-# same): exact for continuous data, approximate where the differences tie.
+# Paired: by inverting the tied, zero-dropping signed-rank test itself (exact with ties). Unpaired: the order
+# index comes from the untied null distribution (Hollander & Wolfe; R's wilcox.test does the same): exact
+# for continuous data, approximate where the samples tie, and labelled so in the report.
 
 
 @dataclass(frozen=True)
@@ -105,6 +99,8 @@ class Shift:
     estimate: float  # first sample minus second
     low: float  # -inf / inf where n is too small for the confidence level
     high: float
+    low_open: bool = False  # the end itself is rejected (the interval is (low, ...)): ties at the end
+    high_open: bool = False
 
 
 @cache
@@ -148,13 +144,66 @@ def _interval(sorted_values: np.ndarray, k: int) -> tuple[float, float]:
 
 
 def hodges_lehmann_paired(differences, confidence: float = CONFIDENCE) -> Shift:
-    """Median of the Walsh averages (d_i + d_j) / 2, i <= j, and the exact interval that inverts the
-    signed-rank test (Hollander & Wolfe, Nonparametric Statistical Methods, 3.2)."""
+    """Median of the Walsh averages (d_i + d_j) / 2, i <= j, and the exact interval that inverts `signed_rank`.
+
+    One treatment of zeros throughout: the test of a shift theta drops the differences equal to theta (they
+    carry no sign), ranks the rest with midranks and takes the exact conditional sign-flip p, which is
+    `signed_rank(d - theta)`; theta = 0 is the reported test. The interval is the closed hull of every theta
+    that test does not reject at 1 - confidence, so it covers the true shift with probability at least
+    `confidence` whatever the ties (no untied order index, no normal approximation). p(theta) only changes at
+    the Walsh averages, so it is evaluated there and once inside each gap between them; the scan runs from
+    each end inwards and stops at the first theta not rejected, which is the hull's end even where the set
+    of such theta is not an interval.
+    """
     d = rounded(differences)
+    if len(d) == 0:
+        return Shift(np.nan, -np.inf, np.inf)
     i, j = np.triu_indices(len(d))
     walsh = np.sort((d[i] + d[j]) / 2)
-    k = _order_index(_signed_rank_null(len(d)), confidence)
-    return Shift(float(np.median(walsh)), *_interval(walsh, k))
+    estimate = float(np.median(walsh))
+    # Integers in units of TOL / 4: Walsh averages (units TOL / 2) and the midpoints of their gaps are exact.
+    units = 4 * np.round(d / TOL).astype(np.int64)
+    averages = np.unique((units[i] + units[j]) // 2)
+    gaps = (averages[:-1] + averages[1:]) // 2
+    candidates = np.sort(np.concatenate([averages, gaps, [averages[0] - 4, averages[-1] + 4]]))
+    alpha = 1 - confidence
+
+    def accepted(theta: int) -> bool:
+        return _signed_rank_p_units(units - theta, reject_below=alpha) > alpha + 1e-12
+
+    low = next(c for c in candidates if accepted(c))  # exists: p = 1 at the median of the Walsh averages
+    high = next(c for c in candidates[::-1] if accepted(c))
+    return Shift(estimate, *_interval_ends(low, high, averages), low_open=bool(low not in set(averages)),
+                 high_open=bool(high not in set(averages)))
+
+
+def _interval_ends(low: int, high: int, averages: np.ndarray) -> tuple[float, float]:
+    """The ends of the accepted set: an accepted gap point extends it (open) to the Walsh average below
+    (above), itself rejected; unbounded when the point beyond every Walsh average is accepted."""
+    lo = -np.inf if low < averages[0] else averages[np.searchsorted(averages, low, side="right") - 1] * TOL / 4
+    hi = np.inf if high > averages[-1] else averages[np.searchsorted(averages, high, side="left")] * TOL / 4
+    return float(lo), float(hi)
+
+
+def _signed_rank_p_units(x: np.ndarray, reject_below: float = 0.0) -> float:
+    """The two-sided exact p of `signed_rank` for integer data (exact ties): zeros dropped, midranks.
+
+    With `reject_below` > 0, a p that Hoeffding's bound for sign-flip sums already puts at or below it is
+    returned as that bound instead of being counted (the caller only asks whether p <= reject_below).
+    """
+    x = x[x != 0]
+    if len(x) == 0:
+        return 1.0
+    doubled = (2 * st.rankdata(np.abs(x))).round().astype(int)
+    observed = int(doubled[x > 0].sum())
+    centre = doubled.sum() / 2
+    # S - centre = sum_i r_i (B_i - 1/2) with fair signs B_i: P(|S - centre| >= t) <= 2 exp(-2 t^2 / sum r_i^2)
+    bound = 2 * np.exp(-2 * (observed - centre) ** 2 / float(np.sum(doubled.astype(float) ** 2)))
+    if bound <= reject_below:
+        return float(bound)
+    counts = _sign_flip_counts(doubled)
+    extreme = np.abs(np.arange(len(counts)) - centre) >= abs(observed - centre) - 1e-9
+    return float(min(1.0, counts[extreme].sum() / counts.sum()))
 
 
 def hodges_lehmann_unpaired(x, y, confidence: float = CONFIDENCE) -> Shift:
