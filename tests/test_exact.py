@@ -1,4 +1,4 @@
-"""suite.analysis.exact and suite.analysis.bayesian against independent implementations: scipy, brute force, baycomp."""
+"""suite.analysis.exact and suite.analysis.bayesian against independent implementations: scipy, brute force."""
 
 import itertools
 import math
@@ -114,21 +114,80 @@ def test_unpaired_hodges_lehmann_and_its_interval_invert_scipys_exact_mann_whitn
     assert st.mannwhitneyu(x - (shift.high + eps), y, method="exact").pvalue <= 0.05
 
 
-@pytest.mark.parametrize("rope", [0.0, 0.1])
-def test_bayesian_signed_rank_agrees_with_baycomp_within_monte_carlo_error(rope):
-    baycomp = pytest.importorskip("baycomp")
-    rng = np.random.default_rng(8)
-    a = rng.normal(93.5, 0.3, 12)
-    b = a + rng.normal(0.08, 0.15, 12)
-    ours = bayesian.signed_rank(a, b, rope)
-    theirs = baycomp.SignedRankTest.probs(a, b, rope=rope, nsamples=50_000, random_state=1)
-    if rope == 0:  # baycomp returns (left, right) without a ROPE
-        theirs = (theirs[0], 0.0, theirs[1])
-    # Each probability is a share of 50,000 draws: standard error at most 0.0023; allow 5 of them.
-    assert (ours.p_a, ours.p_rope, ours.p_b) == pytest.approx(theirs, abs=0.012)
-    assert bayesian.signed_rank(a, b, rope) == ours  # seeded
+def _brute_force_p(d_units: np.ndarray, theta: float) -> float:
+    """The two-sided p of the zero-dropping signed-rank test of shift theta, by listing all 2^n sign vectors
+    with itertools (independent of suite.exact's generating function and of scipy)."""
+    x = d_units - theta
+    x = x[x != 0]
+    if len(x) == 0:
+        return 1.0
+    ranks = st.rankdata(np.abs(x))
+    observed = abs(np.sum(np.sign(x) * ranks))
+    totals = [abs(np.dot(signs, ranks)) for signs in itertools.product((-1, 1), repeat=len(x))]
+    return float(np.mean(np.asarray(totals) >= observed - 1e-9))
 
 
-def test_bayesian_signed_rank_of_identical_samples_is_equivalence():
-    posterior = bayesian.signed_rank([94.0] * 6, [94.0] * 6, 0.1)
-    assert posterior.p_rope == 1.0
+TIED_SHIFTS = [
+    [2, 2, 0, 3, -1, 2, 4, 3, 1, 3],  # ties, a zero
+    [0, 0, 0, 0, 0, 0, 5, 3, 3, 0],  # mostly zeros: the NB201 pattern
+    [1, 1, 1, 1, 1, 1, 1, 1],  # all tied
+    [5, -5, 5, 5, 0, 0, 10, -10, 5],  # ties across signs
+]
+
+
+@pytest.mark.parametrize("d", TIED_SHIFTS)
+def test_paired_interval_with_ties_is_the_exact_inversion_by_brute_force(d):
+    """On a grid fine enough to hit every Walsh average and every gap between them (data in integers,
+    theta in steps of 1/8), the theta the brute-force test accepts at 5% are exactly those inside our
+    interval, with an open end where the end itself is rejected."""
+    d = np.asarray(d, dtype=float)
+    shift = exact.hodges_lehmann_paired(d / 10)  # in tenths: the data of a benchmark in points
+    grid = np.arange(d.min() - 2, d.max() + 2 + 1e-9, 1 / 8)
+    accepted = np.array([_brute_force_p(d, theta) > 0.05 for theta in grid])
+    low, high = 10 * shift.low, 10 * shift.high
+    assert np.isfinite(low) and np.isfinite(high)
+    inside = (grid > low - 1e-9) & (grid < high + 1e-9)
+    inside &= ~(shift.low_open & np.isclose(grid, low)) & ~(shift.high_open & np.isclose(grid, high))
+    assert np.array_equal(inside, (grid >= grid[accepted].min()) & (grid <= grid[accepted].max()))
+    assert exact.signed_rank(d / 10).p == pytest.approx(_brute_force_p(d, 0.0), rel=1e-12)
+
+
+def test_paired_interval_covers_the_centre_of_symmetric_tied_data_at_least_95_percent():
+    rng = np.random.default_rng(11)  # data on a 0.1 grid with an atom at the centre, like tabular finals
+    atoms = np.array([-0.3, -0.1, 0.0, 0.0, 0.0, 0.1, 0.3])
+    covered = [
+        (s := exact.hodges_lehmann_paired(0.2 + rng.choice(atoms, 12))).low <= 0.2 <= s.high
+        and not (s.low_open and np.isclose(s.low, 0.2)) and not (s.high_open and np.isclose(s.high, 0.2))
+        for _ in range(300)
+    ]
+    assert np.mean(covered) >= 0.95 - 2 * np.sqrt(0.95 * 0.05 / 300)
+
+
+def test_a_significant_test_has_an_interval_without_zero_even_when_most_differences_are_zero():
+    # NB201 pattern: 6 of 15 seeds tie, the rest favour A; the test rejects 0, so 0 is not in the interval
+    d = np.array([0.0] * 6 + [0.3, 0.4, 0.3, 0.5, 0.4, 0.3, 0.6, 0.4, 0.3])
+    shift = exact.hodges_lehmann_paired(d)
+    assert exact.signed_rank(d).p < 0.05
+    assert shift.low > 0 or (shift.low == 0 and shift.low_open)
+
+
+def test_shift_posterior_is_the_weighted_hl_median_by_brute_force():
+    d = np.array([0.2, 0.2, 0.0, 0.3, -0.1, 0.0, 0.4])
+    weights = np.random.default_rng(12).dirichlet(np.ones(len(d)), 50)
+    ours = bayesian.weighted_shifts(d, weights)
+    for w, got in zip(weights, ours, strict=True):
+        # every ordered pair (i, j) with weight w_i w_j; the lower median of that distribution
+        pairs = sorted(((d[i] + d[j]) / 2, w[i] * w[j]) for i in range(len(d)) for j in range(len(d)))
+        mass = np.cumsum([m for _, m in pairs])
+        assert got == pytest.approx(pairs[int(np.argmax(mass >= 0.5 - 1e-12))][0])
+
+
+def test_shift_posterior_probabilities_are_seeded_shares_that_sum_to_one_and_follow_the_data():
+    d = np.array([0.2, 0.2, 0.0, 0.3, -0.1, 0.0, 0.4, 0.25, 0.3, 0.15])
+    posterior = bayesian.shift(d, 0.1)
+    assert posterior == bayesian.shift(d, 0.1)  # seeded
+    assert posterior.p_a + posterior.p_rope + posterior.p_b == pytest.approx(1)
+    assert posterior.p_a > 0.5 and posterior.low <= exact.hodges_lehmann_paired(d).estimate <= posterior.high
+    assert bayesian.shift(-d, 0.1).p_b == pytest.approx(posterior.p_a)  # symmetric in A and B
+    assert bayesian.shift(np.zeros(8), 0.1).p_rope == 1.0
+    assert bayesian.shift(np.full(8, 0.1), 0.1).p_rope == 1.0  # a shift of exactly the ROPE is within it

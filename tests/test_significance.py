@@ -1,11 +1,15 @@
+import itertools
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import scikit_posthocs as sp
 from scipy import stats as st
+from statsmodels.stats.multitest import multipletests
 
+from suite.analysis import exact
 from suite.analysis import significance as sig
 
 # Final metric of two methods on seeds 0..9; B is better on every seed but by different amounts.
@@ -105,9 +109,10 @@ def test_a_method_better_on_every_seed_is_reported_significant_with_a_verdict_in
     row = table.iloc[0]
     assert row["p"] == pytest.approx(2 / 2**10)  # exact: all ten differences have the same sign
     assert row["significant"] and row["better"] == "b" and row["a12"] < 0.5 and row["endpoint"] == "primary"
+    assert row["verdict"] == sig.B_BETTER and row["verdict"] in sig.VERDICTS
     line = sig.verdict(row)
-    assert line.startswith("a vs b: b better by more than 0.1 points with probability ")
-    assert f"p={row['p']:.2g}" in line and "HL shift -" in line
+    assert line.startswith("a vs b: B better (b). HL shift (A − B) -")
+    assert f"p = {row['p']:.2g} on 10 non-zero of 10 differences" in line and "P(B better by > 0.1)" in line
 
 
 def test_identical_methods_are_not_significant_even_when_every_difference_is_zero():
@@ -116,8 +121,10 @@ def test_identical_methods_are_not_significant_even_when_every_difference_is_zer
     assert pair.loc[("a", "same"), "p"] == 1.0 and not pair.loc[("a", "same"), "significant"]
     assert pair.loc[("const1", "const2"), "p"] == 1.0 and pair.loc[("const1", "const2"), "a12"] == 0.5
     assert pair.loc[("const1", "const2"), "p_equivalent"] == 1.0
+    # every difference zero: the test has nothing to use (effective n 0), so no equivalence can be claimed
+    assert pair.loc[("const1", "const2"), "n_effective"] == 0
     constants = table[(table["method_a"] == "const1") & (table["method_b"] == "const2")].iloc[0]
-    assert "equivalent within 0.1 points with probability 1.00" in sig.verdict(constants)
+    assert constants["verdict"] == sig.UNDECIDED and sig.verdict(constants).startswith("const1 vs const2: undecided.")
     unpaired = _finals({"c": [94.0] * 5, "d": [94.0] * 5}, repeats={"c": range(5), "d": range(5, 10)})
     assert sig.pairwise(unpaired).iloc[0]["p"] == 1.0
 
@@ -128,8 +135,9 @@ def test_degenerate_methods_get_a_clear_note_not_a_crash():
     table = sig.pairwise(pd.concat([finals, one])).set_index(["method_a", "method_b"])
     assert "no finite final metric" in table.loc[("a", "nan"), "note"] and np.isnan(table.loc[("a", "nan"), "p"])
     assert "not compared" in sig.verdict(table.loc[("a", "nan")].to_dict() | {"method_a": "a", "method_b": "nan"})
-    # the two untestable pairs are no hypotheses: a vs b is a family of one
-    assert table.loc[("a", "b"), "p_holm"] == table.loc[("a", "b"), "p"]
+    # the two untestable pairs are no hypotheses: a vs b and x vs y are the primary family's two tests
+    tested = [table.loc[("a", "b"), "p"], table.loc[("x", "y"), "p"]]
+    assert table.loc[("a", "b"), "p_holm"] == pytest.approx(sig.holm(tested)[0])
     assert table.loc[("x", "y"), "p"] == 1.0 and "one seed" in table.loc[("x", "y"), "note"]
 
 
@@ -152,16 +160,63 @@ def test_minimal_shift_has_the_stated_power_under_scipys_exact_test():
     assert "no shift can be detected" in sig.minimal_shift(n=5, family=10, sd=1.0).sentence()
 
 
-def test_holm_is_applied_within_each_benchmark_and_budget():
-    finals = pd.concat([_finals({"a": A, "b": B, "c": A}), _finals({"a": A, "b": B}, benchmark="b2")])
-    table = sig.pairwise(finals)
-    first = table[table["benchmark"] == "b1"]
-    assert len(first) == 3 and first["p_holm"].tolist() == pytest.approx(sig.holm(first["p"]).tolist())
-    second = table[table["benchmark"] == "b2"].iloc[0]
-    assert second["p_holm"] == second["p"]  # a family of one
+def test_the_primary_family_is_every_benchmark_together_and_exploratory_budgets_their_own():
+    finals = pd.concat([
+        _finals({"a": A, "b": B, "c": A}), _finals({"a": A, "b": B}, benchmark="b2"),
+        _finals({"a": A, "b": B}, benchmark="b2", budget=50),
+    ])
+    table = sig.pairwise(finals, primary={"b1": 150, "b2": 150})
+    primary = table[table["endpoint"] == "primary"]
+    assert len(primary) == 4 and primary["family"].nunique() == 1 and (primary["family_size"] == 4).all()
+    assert primary["family"].iloc[0] == "primary: all 4 pairs of the report's benchmarks at their full budget"
+    expected = multipletests(primary["p"], method="holm")[1]
+    assert primary["p_holm"].tolist() == pytest.approx(expected.tolist())
+    exploratory = table[table["endpoint"] == "exploratory"].iloc[0]
+    assert exploratory["p_holm"] == exploratory["p"] and exploratory["family"].startswith("exploratory: the 1 pairs")
 
 
-def test_friedman_and_nemenyi_match_scipy_and_scikit_posthocs():
+def _friedman_p_by_brute_force(ranks: np.ndarray) -> float:
+    """Every within-block ordering listed with itertools; the statistic from scipy where blocks are plain
+    ranks, else the sum of squared column-sum deviations (the same order)."""
+    rows = [list(itertools.permutations(r)) for r in ranks]
+    def statistic(table):
+        return np.sum((np.sum(table, axis=0) - np.sum(table) / table.shape[1]) ** 2)
+    observed = statistic(ranks)
+    values = [statistic(np.array(choice)) for choice in itertools.product(*rows)]
+    return float(np.mean(np.asarray(values) >= observed - 1e-9))
+
+
+def test_friedman_p_is_exact_by_brute_force_and_the_published_table():
+    # Friedman's own table, k = 3, N = 3: chi-square 6.0 has p = 0.028 (6/216 orderings), not the 0.050 of
+    # the chi-square approximation.
+    ranks = np.array([[1.0, 2.0, 3.0]] * 3)
+    assert sig.friedman_statistic(ranks) == pytest.approx(6.0)
+    assert sig.friedman_permutation(ranks) == (pytest.approx(6 / 216), "exact")
+    rng = np.random.default_rng(1)
+    scores = pd.DataFrame(rng.normal(size=(4, 4)) + [0.0, 0.5, 1.0, 2.0], columns=list("wxyz"))
+    scores.iloc[0, 1] = scores.iloc[0, 0]  # a tie within a block
+    result = sig.omnibus(scores.iloc[:3], "benchmarks")
+    ranks = scores.rank(axis=1, ascending=False).to_numpy()
+    assert result.p == pytest.approx(_friedman_p_by_brute_force(ranks[:3]), rel=1e-12)
+    untied = sig.omnibus(scores.drop(index=0), "benchmarks")
+    assert untied.statistic == pytest.approx(st.friedmanchisquare(*scores.drop(index=0).to_numpy().T).statistic)
+    # two benchmarks of one space are one block: their ranks averaged, permuted together
+    groups = {0: "s1", 1: "s1", 2: "s2", 3: "s3"}
+    grouped = sig.omnibus(scores, "spaces", groups)
+    averaged = np.vstack([ranks[:2].mean(axis=0), ranks[2], ranks[3]])
+    assert grouped.ranks.shape == (3, 4) and grouped.ranks.to_numpy() == pytest.approx(averaged)
+    assert grouped.p == pytest.approx(_friedman_p_by_brute_force(averaged), rel=1e-12)
+
+
+def test_friedman_beyond_the_enumeration_is_seeded_monte_carlo_near_the_chi_square():
+    rng = np.random.default_rng(5)
+    scores = pd.DataFrame(rng.normal(size=(30, 4)) + [0.0, 0.2, 0.4, 0.6], columns=list("wxyz"))
+    result = sig.omnibus(scores, "seeds")
+    assert "Monte-Carlo" in result.test and result.p == sig.omnibus(scores, "seeds").p
+    assert result.p == pytest.approx(st.friedmanchisquare(*scores.to_numpy().T).pvalue, abs=0.01)
+
+
+def test_nemenyi_matches_scikit_posthocs_and_the_critical_difference_demsar():
     rng = np.random.default_rng(1)
     scores = pd.DataFrame(
         rng.normal(size=(8, 3)) + [0.0, 0.5, 2.0],
@@ -169,14 +224,24 @@ def test_friedman_and_nemenyi_match_scipy_and_scikit_posthocs():
         index=[f"bench{i}" for i in range(8)],
     )
     result = sig.omnibus(scores, "benchmarks")
-    expected = st.friedmanchisquare(scores["x"], scores["y"], scores["z"])
-    assert result.test == "Friedman" and result.p == pytest.approx(expected.pvalue)
+    assert result.test.startswith("Friedman")
     nemenyi = sp.posthoc_nemenyi_friedman(scores.to_numpy())
     assert result.posthoc.to_numpy() == pytest.approx(nemenyi.to_numpy())
     assert result.avg_ranks.idxmin() == "z"
     # Demšar's critical difference for k = 3 at alpha 0.05: q = 2.343
     assert result.cd == pytest.approx(2.343 * np.sqrt(3 * 4 / (6 * 8)), rel=1e-3)
     assert "z vs x" in result.sentence() or result.p >= 0.05
+
+
+def test_benchmarks_of_one_space_count_once_across_benchmarks():
+    finals = pd.concat([
+        _finals({"a": A, "b": B, "c": [v + 1 for v in B]}, benchmark=name)
+        for name in ("nb201-cifar10", "nb201-cifar100", "nb201-imagenet16", "nb101")
+    ])
+    result = sig.across(finals)
+    assert result.ranks.shape == (2, 3) and result.blocks.startswith("search spaces")
+    one_space = sig.across(finals[finals["benchmark"] != "nb101"])
+    assert one_space.ranks.shape == (3, 3) and "not independent" in one_space.blocks
 
 
 def test_omnibus_of_tied_methods_is_not_significant():
@@ -206,7 +271,8 @@ def test_autorank_agrees_on_ranks_and_friedman():
     scores = pd.DataFrame(rng.normal(size=(12, 4)) + [0.0, 0.3, 0.6, 1.5], columns=list("wxyz"))
     ours = sig.omnibus(scores, "benchmarks")
     theirs = autorank.autorank(scores, alpha=0.05, verbose=False, force_mode="nonparametric")
-    assert theirs.omnibus == "friedman" and ours.p == pytest.approx(theirs.pvalue)
+    # ours is the permutation p (Monte-Carlo at 12 blocks), autorank's the chi-square approximation
+    assert theirs.omnibus == "friedman" and ours.p == pytest.approx(theirs.pvalue, abs=0.01)
     assert ours.avg_ranks.to_dict() == pytest.approx(theirs.rankdf["meanrank"].to_dict())
     assert ours.cd == pytest.approx(theirs.cd, rel=1e-4)  # autorank reads q from a rounded table
 
@@ -227,3 +293,74 @@ def test_disagreement_between_pairwise_tests_and_nemenyi_gets_one_line_naming_th
 def test_a_shift_that_rounds_to_zero_reads_plus_zero_and_infinities_read_as_such():
     assert [sig.signed(v) for v in (-0.001, -0.0, 0.004, -0.2, np.inf, -np.inf)] == [
         "+0.00", "+0.00", "+0.00", "-0.20", "∞", "-∞"]
+
+
+# --- verdicts on real stored-run data ----------------------------------------------------------------
+
+NB201_FINALS = Path(__file__).resolve().parents[1] / "results" / "nb201" / "finals.csv"
+
+
+def _real_differences(benchmark: str, a: str, b: str) -> np.ndarray:
+    """Per-seed final-metric differences of two methods in the committed NB201 report (100 seeds)."""
+    if not NB201_FINALS.exists():
+        pytest.skip("results/nb201/finals.csv is not present")
+    finals = pd.read_csv(NB201_FINALS)
+    finals = finals[(finals["benchmark"] == benchmark) & (finals["budget"] == finals["budget"].max())]
+    table = finals.pivot_table(index="repeat", columns="method", values="incumbent_final")
+    return (table[a] - table[b]).to_numpy()
+
+
+@pytest.mark.parametrize(("name", "a", "b"), [("nb201-imagenet16", "ganas", "re"),
+                                                  ("nb201-cifar10", "ganas", "bananas")])
+def test_with_the_signs_of_real_differences_randomised_the_verdict_is_never_a_better(name, a, b):
+    """Random signs make the methods interchangeable. The old Bayesian signed-rank shares said 'better by
+    more than the ROPE' on 20 of 20 such datasets; the verdict must be 'equivalent' or 'undecided'."""
+    d = _real_differences(name, a, b)
+    rng = np.random.default_rng(2020)
+    signs = rng.choice([-1.0, 1.0], size=(400, len(d)))
+    full = [sig.decide(d * s, family=30) for s in signs[:5]]  # the NB201 report's primary family: 30 pairs
+    assert {v.verdict for v in full} <= {sig.EQUIVALENT, sig.UNDECIDED}
+    assert np.median([v.posterior.p_a for v in full]) < 0.5
+    # The rate over many randomisations, family of one: 'A better' needs the exact test to reject, which
+    # under random signs (its exact null) happens with probability at most alpha / 2 in A's direction.
+    a_better = sum(
+        sig.label(r.p, sig._direction(r), np.nan, np.nan, sig.ROPE) == sig.A_BETTER
+        for r in (exact.signed_rank(d * s) for s in signs)
+    )
+    assert a_better <= st.binom.ppf(0.999, len(signs), sig.ALPHA / 2)
+
+
+def test_a_planted_shift_in_real_differences_is_detected():
+    d = _real_differences("nb201-imagenet16", "ganas", "re")
+    rng = np.random.default_rng(2021)
+    null = d * rng.choice([-1.0, 1.0], size=len(d))
+    planted = sig.decide(null + 0.5, family=30)
+    assert planted.verdict == sig.A_BETTER and planted.low > 0 and planted.posterior.p_a > 0.95
+    assert sig.decide(-null - 0.5, family=30).verdict == sig.B_BETTER
+
+
+def test_decide_gives_the_verdict_the_report_gives():
+    finals = _finals({"a": A, "b": B, "t": [a + 0.02 for a in A]})
+    table = sig.pairwise(finals).set_index(["method_a", "method_b"])
+    for (a, b), row in table.iterrows():
+        mine = sig.decide(np.subtract(finals[finals["method"] == a]["incumbent_final"].to_numpy(),
+                                      finals[finals["method"] == b]["incumbent_final"].to_numpy()),
+                          family=int(row["family_size"]), p_adjusted=row["p_holm"])
+        assert mine.verdict == row["verdict"] and mine.p == row["p"] and mine.shift == row["hl_shift"]
+        assert mine.posterior.p_rope == row["p_equivalent"] and mine.n_effective == row["n_effective"]
+
+
+def test_not_significant_reads_undecided_when_the_detectable_shift_exceeds_the_rope():
+    rng = np.random.default_rng(7)
+    half = rng.normal(0, 1.0, 20)
+    wide = np.r_[half, -half]  # symmetric (p = 1), spread 1 point: the detectable shift is far above 0.1
+    verdict = sig.decide(wide)
+    assert verdict.detectable > sig.ROPE and verdict.verdict == sig.UNDECIDED
+    # tiny differences on many seeds: no shift, detectable below the ROPE, posterior inside it
+    narrow = sig.decide(rng.normal(0, 0.02, 100))
+    assert narrow.detectable < sig.ROPE and narrow.verdict == sig.EQUIVALENT
+    # the effective n is the non-zero differences: 90 zeros leave a test of 10, which could detect only a
+    # shift of about a point, although the zeros put the posterior inside the ROPE
+    zeros = sig.decide(np.r_[np.zeros(90), half[:10]])
+    assert zeros.n_effective == 10 and zeros.posterior.p_rope > sig.EQUIVALENCE
+    assert zeros.detectable > sig.ROPE and zeros.verdict == sig.UNDECIDED
