@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from suite import benchmarks, data
+from suite.analysis import significance
 from suite.errors import NasreproError
 from suite.reporting.report import write_report
 from suite.running import verify as verification
@@ -75,12 +76,22 @@ def test_report_opens_with_the_verdicts_and_pairwise_csv_carries_every_statistic
     assert text.startswith("# test report\n\n## Summary\n")
     summary = text.split("## Data")[0]
     assert "nb201-cifar10 at 36 queries (primary budget)" in summary
-    assert "re vs rs: " in summary and "HL shift" in summary and "(Holm " in summary
-    assert "with probability" in summary and "Power: with n = 4 paired seeds" in summary
+    assert "re vs rs: " in summary and "HL shift" in summary and "Holm p = " in summary
+    assert "P(within ±0.1)" in summary and "Power: with n = " in summary and "non-zero paired differences" in summary
+    # the vocabulary and the one family are stated once, at the top
+    assert summary.count("Verdicts, one per pair of methods A vs B") == 1
+    assert "primary: all 2 pairs of the report's benchmarks at their full budget" in summary
+    assert summary.count("Zero differences are treated one way throughout") == 1
     pairs = pd.read_csv(report / "pairwise.csv")
     for column in ["p", "p_holm", "hl_shift", "hl_low", "hl_high", "p_a_better", "p_equivalent", "p_b_better",
-                   "endpoint", "n_a", "n_b", "test_method"]:
+                   "endpoint", "n_a", "n_b", "test_method", "family", "family_size", "verdict", "n_effective",
+                   "detectable_shift"]:
         assert column in pairs.columns, column
+    assert set(pairs["verdict"]) <= set(significance.VERDICTS)
+    primary = pairs[pairs["endpoint"] == "primary"]
+    assert primary["family"].nunique() == 1 and (primary["family_size"] == len(primary)).all()
+    for row in primary.itertuples():  # each verdict line says the verdict of its row
+        assert f"{row.method_a} vs {row.method_b}: {significance.named_verdict(row._asdict())}." in summary
     assert set(pairs["endpoint"]) == {"primary", "exploratory"}
     assert (pairs.loc[pairs["endpoint"] == "primary", "budget"] == 36).all()
     assert "success rate [95% CI]" in text and "Exploratory (smaller budgets" in text
@@ -208,7 +219,7 @@ def test_rope_is_settable_from_the_command_line(store, tmp_path, capsys):
 
     assert main(["report", str(store), "--out", str(tmp_path / "r"), "--rope", "0.5"]) == 0
     pairs = pd.read_csv(tmp_path / "r" / "pairwise.csv")
-    assert (pairs["rope"] == 0.5).all() and "within 0.5 points" in (tmp_path / "r" / "report.md").read_text()
+    assert (pairs["rope"] == 0.5).all() and "P(within ±0.5)" in (tmp_path / "r" / "report.md").read_text()
     assert main(["report", str(store), "--out", str(tmp_path / "r2"), "--rope", "-1"]) == 2
     assert "--rope takes a non-negative number" in capsys.readouterr().err
 

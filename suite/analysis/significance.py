@@ -213,6 +213,8 @@ def compare(x: pd.Series, y: pd.Series, rope: float = ROPE) -> dict:
         "hl_shift": shift.estimate,
         "hl_low": shift.low,
         "hl_high": shift.high,
+        "hl_low_open": shift.low_open,
+        "hl_high_open": shift.high_open,
         "a12": float(effect),
         "magnitude": a12_magnitude(effect),
         **bayes,
@@ -304,6 +306,13 @@ def _p(p: float) -> str:
     return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
 
 
+def interval_text(row: Mapping) -> str:
+    """The HL interval with its ends: '(' where the end itself is rejected (ties sit exactly there)."""
+    left = "(" if row.get("hl_low_open", False) else "["
+    right = ")" if row.get("hl_high_open", False) else "]"
+    return f"{left}{signed(row['hl_low'])}, {signed(row['hl_high'])}{right}"
+
+
 def named_verdict(row: Mapping) -> str:
     """The verdict with the method it names: 'A better (ganas)'."""
     if row["verdict"] == A_BETTER:
@@ -320,10 +329,7 @@ def verdict(row: Mapping) -> str:
     if pd.isna(row["p"]):
         return f"{head}: not compared ({row['note']})."
     rope = f"{row['rope']:g}"
-    parts = [
-        f"HL shift (A − B) {signed(row['hl_shift'])}, exact 95% interval "
-        f"[{signed(row['hl_low'])}, {signed(row['hl_high'])}]"
-    ]
+    parts = [f"HL shift (A − B) {signed(row['hl_shift'])}, 95% interval {interval_text(row)}"]
     if pd.notna(row.get("p_equivalent")):
         parts.append(
             f"posterior of the shift: P(A better by > {rope}) {row['p_a_better']:.2f}, P(within ±{rope}) "
@@ -356,6 +362,8 @@ class Power:
             f"Power: with n = {self.n} non-zero paired differences and {self.family} pairs in the family, a "
             f"pair is significant after Holm only if its exact p ≤ {self.level:.2g} (Holm's first step)"
         )
+        if np.isnan(self.shift) and self.n >= 1 and _reject(self.n, self.level).any():
+            return head + "; the non-zero differences do not spread enough to size a detectable shift."
         if np.isnan(self.shift):
             return head + "; at this n no outcome reaches that, so no shift can be detected."
         return head + (
@@ -417,10 +425,10 @@ def power_by_benchmark(table: pd.DataFrame, alpha: float = ALPHA) -> dict[str, P
     out = {}
     primary = table[table["endpoint"] == "primary"]
     for benchmark, pairs in primary.groupby("benchmark"):
-        paired = pairs[pairs["paired"] & pairs["p"].notna() & pairs["sd_nonzero"].notna()]
+        paired = pairs[pairs["paired"] & pairs["p"].notna()]
         if paired.empty:
             continue
-        sd = float(paired["sd_nonzero"].median())
+        sd = float(paired["sd_nonzero"].median())  # nan where no pair has two non-zero differences
         n = int(paired["n_effective"].median())
         out[benchmark] = minimal_shift(n, int(paired["family_size"].iloc[0]), sd, alpha)
     return out

@@ -339,8 +339,13 @@ def _oriented(row: pd.Series) -> pd.Series:
     swapped = row.copy()
     swapped["method_a"], swapped["method_b"] = row["method_b"], row["method_a"]
     swapped["hl_shift"], swapped["hl_low"], swapped["hl_high"] = -row["hl_shift"], -row["hl_high"], -row["hl_low"]
+    swapped["hl_low_open"], swapped["hl_high_open"] = row.get("hl_high_open", False), row.get("hl_low_open", False)
     swapped["p_a_better"], swapped["p_b_better"] = row["p_b_better"], row["p_a_better"]
+    swapped["verdict"] = _MIRROR.get(row["verdict"], row["verdict"])
     return swapped
+
+
+_MIRROR = {significance.A_BETTER: significance.B_BETTER, significance.B_BETTER: significance.A_BETTER}
 
 
 def _ranking_lines(c: _Context) -> list[str]:
@@ -349,7 +354,7 @@ def _ranking_lines(c: _Context) -> list[str]:
         means = bench.groupby("method")["incumbent_final"].mean().sort_values(ascending=False)
         order = ", ".join(f"{m} {v:.2f}" if pd.notna(v) else f"{m} (no finite final metric)" for m, v in means.items())
         lines.append(f"{name} at {c.main[name]} queries (primary budget), mean {c.metric[name]}: {order}.")
-    if c.across is not None and c.across.blocks == "benchmarks":
+    if c.across is not None and not c.across.blocks.startswith("paired seeds"):
         lines.append(c.across.sentence())
     return lines
 
@@ -359,23 +364,35 @@ def _verdict_section(c: _Context) -> list[doc.Block]:
     if c.pairs.empty:
         return [*blocks, doc.Paragraph("Only one method per benchmark: nothing to compare.")]
     focus = _focus_pairs(c.pairs)
+    family = c.pairs.loc[c.pairs["endpoint"] == "primary", "family"].iloc[0]
+    blocks.append(doc.Paragraph(significance.rule_text(c.rope) + f" The family of every verdict below: {family}."))
     for name, rows in focus.groupby("benchmark", sort=False):
         blocks.append(doc.Paragraph(f"{name}, at the primary budget of {c.main[name]} queries:"))
         blocks.append(doc.Bullets(tuple(significance.verdict(_oriented(r)) for _, r in rows.iterrows())))
     power = significance.power_by_benchmark(c.pairs)
     notes = [f"{name}: {p.sentence()}" for name, p in power.items()]
     notes += significance.disagreements(c.pairs, c.across)
-    blocks.append(
-        doc.Paragraph(
-            f"How to read a verdict: the Bayesian signed-rank test (ROPE ±{c.rope:g} points) gives the most "
-            "probable of 'A better', 'equivalent', 'B better'; the Hodges-Lehmann shift is A minus B in points "
-            "with its exact 95% interval; p is the exact signed-rank test, Holm-corrected over all pairs of "
-            "the benchmark at the primary budget. Details under 'Statistical significance'."
-        )
-    )
+    blocks.append(doc.Paragraph(_READING.format(rope=c.rope)))
     if notes:
         blocks.append(doc.Bullets(tuple(notes)))
     return blocks
+
+
+# The one statement of how zero differences, the interval and the posterior are treated (issue 20).
+_READING = (
+    "How to read a line: the HL shift is the Hodges-Lehmann estimate of A minus B in points (the median of "
+    "the Walsh averages of the per-seed differences). Zero differences are treated one way throughout: the "
+    "exact signed-rank test of a shift theta drops the differences equal to theta (they carry no sign; "
+    "p is the test of theta = 0, on the non-zero differences) and ranks the rest with midranks; the 95% "
+    "interval is the set of every theta that same test does not reject, found exactly with the ties, so it "
+    "excludes 0 exactly when p < 0.05 (a round bracket: that end is itself rejected; many differences tie "
+    "there); the posterior of the shift is a Bayesian bootstrap (Dirichlet weights on the per-seed "
+    "differences, zeros included as observed values) of that same HL shift, giving P(A better by more than "
+    "{rope:g} points), P(within ±{rope:g}) and P(B better by more than {rope:g}), probabilities about the "
+    "shift between the methods, not about single seeds. Holm p is adjusted over the named family; the "
+    "detectable shift is what the test finds with 80% power at the pair's effective n (its non-zero "
+    "differences) and the family's level. Details under 'Statistical significance'."
+)
 
 
 def _pair_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -386,16 +403,18 @@ def _pair_rows(table: pd.DataFrame) -> pd.DataFrame:
                 "budget": r.budget,
                 "endpoint": r.endpoint,
                 "pair": f"{r.method_a} vs {r.method_b}",
-                "n": f"{r.n_a}" if r.paired else f"{r.n_a}/{r.n_b}",
+                "verdict": significance.named_verdict(r._asdict()),
+                "n (non-zero)": f"{r.n_a} ({r.n_effective})" if r.paired and pd.notna(r.p) else f"{r.n_a}/{r.n_b}",
                 "test": "–" if pd.isna(r.p) else f"{r.test} ({r.test_method})",
                 "p": _p3(r.p),
                 "Holm p": _p3(r.p_holm),
                 "HL shift [95% CI]": "–"
                 if pd.isna(r.p)
-                else "{} [{}, {}]".format(*map(significance.signed, (r.hl_shift, r.hl_low, r.hl_high))),
-                "P(A better) / P(equiv.) / P(B better)": "–"
+                else f"{significance.signed(r.hl_shift)} {significance.interval_text(r._asdict())}",
+                "P(A > +ROPE) / P(within) / P(B > +ROPE)": "–"
                 if pd.isna(r.p_equivalent)
                 else f"{r.p_a_better:.2f} / {r.p_equivalent:.2f} / {r.p_b_better:.2f}",
+                "detectable shift": _fmt(r.detectable_shift),
                 "A12": "–" if pd.isna(r.p) else f"{r.a12:.2f} ({r.magnitude})",
                 "note": r.note,
             }
@@ -418,20 +437,23 @@ def _significance_section(c: _Context) -> list[doc.Block]:
     exploratory = table[table["endpoint"] == "exploratory"]
     blocks += [
         doc.Paragraph(
-            "Two-sided tests on the final metric. Primary endpoint: each benchmark's full budget, with Holm's "
-            "correction over all pairs of the benchmark at that budget; the smaller budgets are exploratory "
-            "(Holm within each budget; read them as descriptions, not as confirmed differences). Runs of two "
-            "methods pair up when both have the same seeds (seed i shares its initial random draws): exact "
-            "signed-rank test on the per-seed differences, their conditional sign-flip distribution counted "
-            f"in full at every n (values rounded to {exact.TOL:g} before ranking, zero differences dropped "
-            "as in scipy's zero_method='wilcox'); otherwise the Mann-Whitney permutation test on the midranks, "
+            "Two-sided tests on the final metric. Primary endpoint: each benchmark's full budget; Holm's "
+            "correction runs over one family, every pair of every benchmark of this report at its full budget "
+            f"({primary['family'].iloc[0] if not primary.empty else 'none'}); the smaller budgets are "
+            "exploratory (Holm within one benchmark and budget; read them as descriptions, not as confirmed "
+            "differences). Runs of two methods pair up when both have the same seeds (seed i shares its "
+            "initial random draws): exact signed-rank test on the per-seed differences, their conditional "
+            "sign-flip distribution counted in full at every n (values rounded to "
+            f"{exact.TOL:g} before ranking); otherwise the Mann-Whitney permutation test on the midranks, "
             f"exact up to {exact.N_RESAMPLES:,} splits and else {exact.N_RESAMPLES:,} random splits "
-            f"(seed {exact.SEED}). HL shift: Hodges-Lehmann estimate of A minus B in points with its exact "
-            "95% interval (inverting the same rank test). Bayesian signed-rank test (Benavoli et al. 2017): "
-            f"posterior probabilities that A is better by more than {c.rope:g} points, that the two are within "
-            f"±{c.rope:g} points (the ROPE, set with --rope), that B is better; {bayesian.N_SAMPLES:,} posterior "
-            f"draws, seed {bayesian.SEED}. A12 (Vargha-Delaney, exact fractions): the probability that A's run "
-            "beats B's; small, medium, large from 0.56, 0.64, 0.71 on. pairwise.csv has every number."
+            f"(seed {exact.SEED}), with the HL interval from the untied null (exact only without ties) and no "
+            "posterior. Zero differences, the interval and the posterior: as stated under 'How to read a line' "
+            f"in the Summary. Posterior of the shift: {bayesian.SHIFT_DRAWS:,} Bayesian-bootstrap draws, seed "
+            f"{bayesian.SHIFT_SEED}; ROPE ±{c.rope:g} points (set with --rope). Detectable shift: "
+            f"{significance.POWER_DRAWS:,} simulated normal samples per shift, seed {significance.POWER_SEED}. "
+            "A12 (Vargha-Delaney, exact fractions): the probability that A's run beats B's; small, medium, "
+            "large from 0.56, 0.64, 0.71 on. pairwise.csv has every number, with the columns family, "
+            "p_holm and verdict."
         ),
         doc.Table(_pair_rows(primary), "Primary endpoint (full budget)"),
         doc.Bullets(tuple(significance.verdict(r) for _, r in primary.iterrows())),
@@ -445,10 +467,12 @@ def _significance_section(c: _Context) -> list[doc.Block]:
     blocks += [
         doc.Heading("Across benchmarks", 3),
         doc.Paragraph(
-            "Scores: the mean final metric of each method on each block at the full budget; methods ranked "
-            "per block. Friedman test with Nemenyi post-hoc for three or more methods, the exact signed-rank "
-            "test over the blocks for two (Demšar 2006). With a single benchmark the blocks are its paired "
-            "seeds."
+            "Scores: the mean final metric of each method on each benchmark at the full budget; methods ranked "
+            "per benchmark, and the datasets of one search space averaged into one block (they share cells "
+            "and seeds). Friedman's statistic with its permutation p (exact enumeration of the orderings "
+            "within blocks, Monte-Carlo where there are too many) and Nemenyi's post-hoc test for three or "
+            "more methods, the exact signed-rank test over the blocks for two (Demšar 2006). With a single "
+            "benchmark the blocks are its paired seeds; with one space, its datasets (not independent)."
         ),
         doc.Bullets((result.sentence(), *significance.disagreements(table, result))),
         doc.Figure(
