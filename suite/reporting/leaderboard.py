@@ -1,13 +1,16 @@
-"""The leaderboard: methods ranked over the benchmarks of one or more results stores, with uncertainty.
+"""The leaderboard: methods ranked over the search spaces of one or more results stores, with uncertainty.
 
 The ranking uses one budget per benchmark, the primary endpoint (by default the largest budget every run on
-it reached; with --budgets, the largest of those it reached), so each benchmark counts once: a method's
-score on a benchmark is its mean final metric over seeds, methods are ranked per benchmark (1 = best, ties
-share the average rank) and the ranks are averaged over benchmarks. The 95% interval of each average rank
-is a bootstrap that resamples the seeds within each benchmark (paired: one draw of seeds for all methods)
-from a generator seeded with BOOT_SEED. Friedman's test and Nemenyi's post-hoc test over the benchmarks
-(scikit-posthocs) with the critical-difference diagram. Other requested budgets are shown as exploratory
-score tables only.
+it reached; with --budgets, the largest of those it reached). A method's score on a benchmark is its mean
+final metric over seeds; methods are ranked per benchmark (1 = best, ties share the average rank); each
+search space counts once: the ranks on its datasets (NB201's CIFAR-10, CIFAR-100, ImageNet16-120: one
+space, the same seeds) are averaged into one block, and the blocks are averaged. The 95% interval of each
+average rank is a bootstrap that resamples the spaces (blocks) and, within each benchmark, the seeds
+(paired: one draw of seeds for all methods), from a generator seeded with BOOT_SEED. Friedman's statistic
+over the spaces with its exact permutation p and Nemenyi's post-hoc test (suite.significance), with the
+critical-difference diagram. A win is a benchmark where the method ranks first and the pairwise verdict
+(the leaderboard's one Holm family: every pair of every benchmark) separates it from the second place.
+Other requested budgets are shown as exploratory score tables only.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class Leaderboard:
     budgets: dict[str, list[int]]
     primary: dict[str, int]
     omnibus: significance.Omnibus | None
+    pairs: pd.DataFrame  # the pairwise verdicts at the primary budget, one Holm family
 
 
 def build(results: Results, budgets: Sequence[int] | None = None) -> Leaderboard:
@@ -60,34 +64,59 @@ def build(results: Results, budgets: Sequence[int] | None = None) -> Leaderboard
     scores["rank"] = scores.groupby(["benchmark", "oracle", "budget"])["mean"].rank(ascending=False)
     at_primary = finals[finals["budget"] == finals["benchmark"].map(primary)]
     table = significance.benchmark_scores(at_primary)
-    overall = _overall(table, at_primary)
-    result = significance.omnibus(table, "benchmarks") if len(table) >= 2 else None
-    return Leaderboard(overall, scores, levels, primary, result)
+    spaces = {name: significance.space_of(name) for name in table.index}
+    pairs = significance.pairwise(at_primary, primary=primary)
+    overall = _overall(table, at_primary, spaces, pairs)
+    blocks = len(set(spaces.values()))
+    result = significance.omnibus(table, "search spaces (a space's datasets averaged)", spaces) if blocks >= 2 else None
+    return Leaderboard(overall, scores, levels, primary, result, pairs)
 
 
-def _overall(table: pd.DataFrame, finals: pd.DataFrame) -> pd.DataFrame:
-    """Average rank over benchmarks (NaN scores, e.g. a method missing on a benchmark, rank last there)."""
+def _space_average(ranks: pd.DataFrame, spaces: dict[str, str]) -> pd.Series:
+    """Each space counts once: the mean over spaces of the mean rank over the space's benchmarks."""
+    return ranks.groupby(ranks.index.map(spaces)).mean().mean()
+
+
+def _wins(table: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
+    """Per method: benchmarks where it ranks first and the pairwise verdict says it beats the second place
+    (every method tied for second, if several)."""
+    wins = pd.Series(0, index=table.columns)
+    verdicts = pairs.set_index(["benchmark", "method_a", "method_b"])["better"] if not pairs.empty else None
+    for benchmark, row in table.iterrows():
+        ordered = row.dropna().sort_values(ascending=False)
+        if len(ordered) < 2 or ordered.iloc[0] == ordered.iloc[1] or verdicts is None:
+            continue
+        first, runners = ordered.index[0], ordered.index[ordered == ordered.iloc[1]]
+        beaten = [verdicts.get((benchmark, *sorted((first, r))), "") == first for r in runners]
+        wins[first] += all(beaten)
+    return wins
+
+
+def _overall(table: pd.DataFrame, finals: pd.DataFrame, spaces: dict[str, str], pairs: pd.DataFrame) -> pd.DataFrame:
+    """Average rank over spaces (NaN scores, e.g. a method missing on a benchmark, rank last there)."""
     ranks = table.rank(axis=1, ascending=False, na_option="bottom")
-    low, high = _bootstrap_ranks(finals, list(table.columns))
+    low, high = _bootstrap_ranks(finals, list(table.columns), spaces)
     overall = pd.DataFrame(
         {
             "method": table.columns,
-            "avg_rank": ranks.mean().to_numpy(),
+            "avg_rank": _space_average(ranks, spaces).reindex(table.columns).to_numpy(),
             "rank_ci_low": low,
             "rank_ci_high": high,
-            "wins": (table.rank(axis=1, ascending=False, method="min") == 1).sum().to_numpy(),
+            "wins": _wins(table, pairs).reindex(table.columns).to_numpy(),
             "benchmarks": table.notna().sum().to_numpy(),
         }
     )
     return overall.sort_values(["avg_rank", "wins"], ascending=[True, False]).reset_index(drop=True)
 
 
-def _bootstrap_ranks(finals: pd.DataFrame, methods: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile 95% interval of each method's average rank, resampling seeds within each benchmark."""
+def _bootstrap_ranks(
+    finals: pd.DataFrame, methods: list[str], spaces: dict[str, str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile 95% interval of each method's average rank: each draw resamples the spaces with
+    replacement and, within each benchmark, the seeds (one draw of seeds for all methods)."""
     rng = np.random.default_rng(BOOT_SEED)
-    total = np.zeros((N_BOOT, len(methods)))
-    benchmarks = 0
-    for _, bench in finals.groupby("benchmark"):
+    per_benchmark = {}
+    for name, bench in finals.groupby("benchmark"):
         seeds = bench.pivot_table(
             index=significance.PAIR_KEY, columns="method", values="incumbent_final", aggfunc="first"
         ).reindex(columns=methods)
@@ -97,9 +126,12 @@ def _bootstrap_ranks(finals: pd.DataFrame, methods: list[str]) -> tuple[np.ndarr
             warnings.simplefilter("ignore", RuntimeWarning)
             means = np.nanmean(values[draws], axis=1)  # N_BOOT x methods
         means = np.where(np.isnan(means), -np.inf, means)  # missing ranks last, as in the point estimate
-        total += pd.DataFrame(means).rank(axis=1, ascending=False).to_numpy()
-        benchmarks += 1
-    average = total / max(benchmarks, 1)
+        per_benchmark[name] = pd.DataFrame(means).rank(axis=1, ascending=False).to_numpy()
+    names = sorted(set(spaces.values()))
+    # per space: N_BOOT x methods, the mean rank over its benchmarks in each draw
+    by_space = np.stack([np.mean([per_benchmark[b] for b in per_benchmark if spaces[b] == s], axis=0) for s in names])
+    chosen = rng.integers(0, len(names), size=(N_BOOT, len(names)))  # spaces drawn with replacement
+    average = np.take_along_axis(by_space, chosen.T[:, :, None], axis=0).mean(axis=0)
     return np.percentile(average, 2.5, axis=0), np.percentile(average, 97.5, axis=0)
 
 
@@ -143,9 +175,10 @@ def ranking_sentence(board: Leaderboard) -> str:
     parts = [
         f"{r.method} {r.avg_rank:.2f} [{r.rank_ci_low:.2f}–{r.rank_ci_high:.2f}]" for r in board.overall.itertuples()
     ]
+    spaces = len({significance.space_of(name) for name in board.primary})
     return (
-        f"Average rank over {len(board.primary)} benchmark(s) at the primary budget (1 = best, bootstrap 95% "
-        "interval): " + ", ".join(parts) + "."
+        f"Average rank over {spaces} search space(s) ({len(board.primary)} benchmark(s)) at the primary budget "
+        "(1 = best, bootstrap 95% interval): " + ", ".join(parts) + "."
     )
 
 
@@ -154,12 +187,15 @@ def blocks(board: Leaderboard, out: Path | None = None) -> list[doc.Block]:
     content: list[doc.Block] = [
         doc.Paragraph(ranking_sentence(board)),
         doc.Paragraph(
-            "Each benchmark counts once, at its primary budget (unique queries: "
+            "Each benchmark is read at its primary budget (unique queries: "
             f"{primary}). A method's score on a benchmark is its mean final metric over seeds; 1 = best, ties "
-            "share the average rank. The interval resamples the seeds within each benchmark "
-            f"({N_BOOT} bootstrap draws, seed {BOOT_SEED}); with few benchmarks it mostly shows how stable "
-            "each benchmark's order is, not how the order would change on other benchmarks. A win is a "
-            "benchmark where the method ranks first."
+            "share the average rank. Each search space counts once: the ranks on a space's datasets (which "
+            "share cells and seeds) are averaged, then the spaces are averaged. The interval resamples the "
+            f"spaces and, within each benchmark, the seeds ({N_BOOT} bootstrap draws, seed {BOOT_SEED}); with "
+            "few spaces it is wide, as it should be. A win is a benchmark where the method ranks first and "
+            "the pairwise verdict separates it from the second place: "
+            + (board.pairs["family"].iloc[0] if not board.pairs.empty else "no pairs")
+            + f", Holm-adjusted. {significance.rule_text(significance.ROPE)}"
         ),
         doc.Table(_overall_table(board), "Overall, primary budget"),
     ]
@@ -174,7 +210,7 @@ def blocks(board: Leaderboard, out: Path | None = None) -> list[doc.Block]:
                 )
             )
     else:
-        content.append(doc.Paragraph("One benchmark only: no test across benchmarks."))
+        content.append(doc.Paragraph("One search space only: no test across spaces."))
     content += [
         doc.Heading("Per-benchmark scores (budgets other than the primary one are exploratory)"),
         *_score_tables(board),
@@ -186,6 +222,8 @@ def write(board: Leaderboard, out: Path, sources: Sequence[Path]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     board.overall.to_csv(out / "leaderboard.csv", index=False)
     board.scores.to_csv(out / "scores.csv", index=False)
+    if not board.pairs.empty:
+        board.pairs.to_csv(out / "pairwise.csv", index=False)
     title = "nasrepro leaderboard"
     content = [doc.Paragraph("Stores: " + ", ".join(f"`{s}`" for s in sources) + "."), *blocks(board, out)]
     (out / "leaderboard.md").write_text(doc.to_markdown(content, title))
