@@ -189,7 +189,7 @@ def cd_diagram(result: Omnibus, path: Path) -> Path:
             line.set_xdata(sorted(line.get_xdata()))
     cd = f", Nemenyi CD = {result.cd:.2f}" if result.cd is not None else ""
     ax.set_title(
-        f"average rank over {len(result.scores)} {result.blocks} ({result.test} p = {result.p:.2g}{cd})",
+        f"average rank over {len(result.ranks)} {result.blocks} ({result.test} p = {result.p:.2g}{cd})",
         fontsize=9,
     )
     return _save(fig, path)
