@@ -17,7 +17,7 @@ STUDY_METHODS ?= rs,re,ls,ganas,ganas-mle
 # Another budget gets its own store and report: `make reproduce-nb201 BUDGET=300` -> runs/nb201-300, results/nb201-300.
 SUFFIX := $(if $(filter 150,$(BUDGET)),,-$(BUDGET))
 
-.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 ganas-predictor ganas-variants ganas-decoder-check surrogate-report-nb101 tune-ganas budget-study-nb201 budget-study-nb101 reproduce-predictors leaderboard clean
+.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 ganas-predictor ganas-variants ganas-decoder-check surrogate-report-nb101 tune-ganas budget-study-nb201 budget-study-nb101 reproduce-predictors leaderboard results-page clean
 
 setup: $(STAMP)
 
@@ -141,6 +141,10 @@ reproduce-predictors: setup
 # Average ranks over every benchmark store that exists.
 leaderboard: setup
 	$(NASREPRO) leaderboard $(wildcard runs/nb101 runs/nb201 runs/nb301) --out results/leaderboard
+
+# results/README.md from the CSVs under results/ (no hand-copied numbers; `make test` checks it is current).
+results-page: setup
+	$(BIN)/python -m suite.reporting.results_page --results results
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .benchmarks build *.egg-info
