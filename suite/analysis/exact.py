@@ -209,8 +209,8 @@ def _signed_rank_p_units(x: np.ndarray, reject_below: float = 0.0) -> float:
 def hodges_lehmann_unpaired(x, y, confidence: float = CONFIDENCE) -> Shift:
     """Median of all x_i - y_j and the interval that inverts the Mann-Whitney test (H&W 4.3) with the untied
     null: exact for untied samples only (reports say so; paired runs, the usual case, get the tied inversion
-    of `hodges_lehmann_paired`); with both samples of at least LARGE and more than EXACT_PAIRS pairs, the order index from the normal
-    approximation of U (the exact recursion costs m^2 n^2 / 2 there)."""
+    of `hodges_lehmann_paired`); with both samples of at least LARGE and more than EXACT_PAIRS pairs, the
+    order index from the normal approximation of U (the exact recursion costs m^2 n^2 / 2 there)."""
     x, y = rounded(x), rounded(y)
     m, n = len(x), len(y)
     differences = np.sort((x[:, None] - y[None, :]).ravel())

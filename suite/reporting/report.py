@@ -385,8 +385,8 @@ _READING = (
     "exact signed-rank test of a shift theta drops the differences equal to theta (they carry no sign; "
     "p is the test of theta = 0, on the non-zero differences) and ranks the rest with midranks; the 95% "
     "interval is the set of every theta that same test does not reject, found exactly with the ties, so it "
-    "excludes 0 exactly when p < 0.05 (a round bracket: that end is itself rejected; many differences tie "
-    "there); the posterior of the shift is a Bayesian bootstrap (Dirichlet weights on the per-seed "
+    "excludes 0 exactly when p < 0.05 (a round bracket: that end itself is rejected, the shifts just "
+    "inside it are not); the posterior of the shift is a Bayesian bootstrap (Dirichlet weights on the per-seed "
     "differences, zeros included as observed values) of that same HL shift, giving P(A better by more than "
     "{rope:g} points), P(within ±{rope:g}) and P(B better by more than {rope:g}), probabilities about the "
     "shift between the methods, not about single seeds. Holm p is adjusted over the named family; the "
@@ -411,7 +411,7 @@ def _pair_rows(table: pd.DataFrame) -> pd.DataFrame:
                 "HL shift [95% CI]": "–"
                 if pd.isna(r.p)
                 else f"{significance.signed(r.hl_shift)} {significance.interval_text(r._asdict())}",
-                "P(A > +ROPE) / P(within) / P(B > +ROPE)": "–"
+                "posterior: P(A better by > ROPE) / P(within ±ROPE) / P(B better by > ROPE)": "–"
                 if pd.isna(r.p_equivalent)
                 else f"{r.p_a_better:.2f} / {r.p_equivalent:.2f} / {r.p_b_better:.2f}",
                 "detectable shift": _fmt(r.detectable_shift),

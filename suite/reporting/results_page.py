@@ -117,8 +117,9 @@ def _verdict_section(results: Path) -> list[doc.Block]:
             doc.Paragraph(
                 "The multiplicity family (Holm) of these verdicts: " + "; ".join(families) + ". HL shift: the "
                 "Hodges-Lehmann estimate with the 95% interval that inverts the exact signed-rank test (a round "
-                "bracket: that end itself is rejected); the probabilities are the Bayesian-bootstrap posterior "
-                "of that shift (see any report's Summary for the treatment of zero differences)."
+                "bracket: that end itself is rejected, the shifts just inside it are not); the probabilities "
+                "are the Bayesian-bootstrap posterior of that shift (see any report's Summary for the "
+                "treatment of zero differences)."
             ),
             doc.Table(pd.concat(tables, ignore_index=True)),
         ]
