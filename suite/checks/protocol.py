@@ -67,7 +67,8 @@ class _Run:
     error: Exception | None = None
 
 
-def _watched(run: RunSpec) -> _Run:
+def watched_run(run: RunSpec) -> _Run:
+    """`run` through the runner's loop in this process, watched."""
     watcher = Watcher()
     try:
         frame, _ = execute(run, observe=watcher.wrap)
@@ -168,15 +169,17 @@ def check_determinism(run: RunSpec, here: _Run) -> Check:
         return Check(name, FAIL, f"the same seed proposed differently in two processes (PYTHONHASHSEED "
                                  f"{' and '.join(HASH_SEEDS)}), first at {diff}: draw only from the context's "
                                  f"generators and never iterate in an order that depends on hashes or ids")
-    if "error" in first:
-        return Check(name, FAIL, f"both processes stopped with the same error: {first['error']}")
+    if first.get("error") != second.get("error"):
+        return Check(name, FAIL, f"the same seed ended differently in two processes: {first.get('error', 'no error')} "
+                                 f"vs {second.get('error', 'no error')}")
     diff = _first_difference(here.watcher.asks, first["asks"])
     if diff is not None:
         return Check(name, FAIL, f"two fresh processes agree, but a run in this process proposed differently, "
                                  f"first at {diff}: the method depends on state it did not create")
     asks = first["asks"]
+    ended = f", and both stopped at the same error ({first['error']})" if "error" in first else ""
     return Check(name, PASS, f"two processes (PYTHONHASHSEED {' and '.join(HASH_SEEDS)}) and this one proposed "
-                             f"the same {sum(map(len, asks))} cells in {len(asks)} asks")
+                             f"the same {sum(map(len, asks))} cells in {len(asks)} asks{ended}")
 
 
 def check_global_rng(before: dict[str, object], after: dict[str, object]) -> Check:
@@ -207,7 +210,7 @@ def _prefix_run(run: RunSpec, here: _Run) -> tuple[str, str]:
     if batch is None:
         return PASS, "every ask held at most one new cell, so no tell can be a strict prefix"
     cut = here.watcher.charged_before[batch] + 1
-    again = _watched(dataclasses.replace(run, budget=Budget(cut)))
+    again = watched_run(dataclasses.replace(run, budget=Budget(cut)))
     if isinstance(again.error, PrefixRefused):
         return FAIL, f"with a budget of {cut} queries (ending inside ask {batch + 1}) it was {again.error}"
     if again.error is not None:
@@ -271,7 +274,7 @@ def check_version_rule(run: RunSpec, entry: MethodEntry, provider: registry.Prov
     for meta in same:
         stored = spec_of(meta)
         # the version rule is the entry's: a plugin's stored run of another release is compared too
-        again = _watched(dataclasses.replace(stored, method_distribution=provider.pin))
+        again = watched_run(dataclasses.replace(stored, method_distribution=provider.pin))
         made_by = meta["spec"].get("method_distribution") or f"{registry.BUILTIN} (built-in)"
         if isinstance(again.error, NasreproError):
             unrunnable[stored.run_id] = str(again.error)
@@ -331,7 +334,7 @@ def check_method(name: str, benchmark: str = DEFAULT_BENCHMARK, seed: int = 0, b
     entry = registry.method(name)
     provider = registry.method_provider(name)
     run = ExperimentSpec((benchmark,), (name,), (seed,), Budget(budget), experiment_seed=experiment_seed).runs()[0]
-    here = _watched(run)
+    here = watched_run(run)
     after = _global_states()
     packages = (*reach.OUR_PACKAGES, provider.target.split(":")[0].split(".")[0],
                 type(here.watcher.method).__module__.split(".")[0])
