@@ -84,14 +84,14 @@ def _declared(group: str) -> _Declared:
             entries[name] = found[0]
         elif builtin:
             entries[name] = builtin[0]
-            others = "; ".join(p.describe() for _, p in found if not p.builtin)
+            others = "; ".join(sorted(p.describe() for _, p in found if not p.builtin))
             shadowed[name] = (
                 f"{kind} {name!r} of {others} clashes with the built-in {name!r} and is ignored; "
                 f"give it another name in its entry points"
             )
         else:
             ambiguous[name] = (
-                f"{kind} {name!r} is declared by {' and '.join(p.describe() for _, p in found)}; "
+                f"{kind} {name!r} is declared by {' and '.join(sorted(p.describe() for _, p in found))}; "
                 f"uninstall one of them or rename its entry point"
             )
     return _Declared(entries, shadowed, ambiguous)
