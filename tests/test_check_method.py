@@ -181,7 +181,15 @@ def _statuses(outcome: protocol.Outcome) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------- built-ins
-@pytest.mark.parametrize("name", ["rs", "re"])
+CHEAP, TRAINING = ["rs", "re", "ls"], ["bananas", "ganas", "ganas-mle"]
+
+
+def test_every_built_in_is_checked():
+    builtins = {name for name in registry.method_names() if registry.method_provider(name).builtin}
+    assert builtins == set(CHEAP + TRAINING)
+
+
+@pytest.mark.parametrize("name", CHEAP)
 def test_a_cheap_built_in_passes_every_rule_against_its_stored_runs(tmp_path, name):
     store = Store(tmp_path / "store")
     run_experiment(ExperimentSpec(("nb201-cifar10",), (name,), (0, 1), Budget(40)).runs(), store, progress=False)
@@ -191,7 +199,7 @@ def test_a_cheap_built_in_passes_every_rule_against_its_stored_runs(tmp_path, na
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["bananas", "ganas", "ganas-mle"])
+@pytest.mark.parametrize("name", TRAINING)
 def test_a_built_in_that_trains_passes_every_rule(name):
     outcome = protocol.check_method(name)
     assert _statuses(outcome) == {**dict.fromkeys(RULES, PASS), "version rule": SKIP}, \
