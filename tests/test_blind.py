@@ -72,7 +72,7 @@ def _plants(bench) -> dict[str, object]:
         "table as list": [bench.table[bench.search_metric].tolist()],
         "sorted table": np.sort(bench.table[bench.search_metric].to_numpy()),
         "deep": [[[[types.SimpleNamespace(y=(bench,))]]]],
-        "table as tensor": torch.as_tensor(bench.table[bench.search_metric].to_numpy()),
+        "table as tensor": torch.as_tensor(bench.table[bench.search_metric].to_numpy().copy()),
     }
 
 
