@@ -39,7 +39,7 @@ bench: setup
 	$(BIN)/pytest -q -m bench --benchmark-enable --benchmark-columns=min,median,mean,max,rounds
 
 lint: setup
-	$(BIN)/ruff check suite methods predictors tests
+	$(BIN)/ruff check suite methods predictors tests examples
 
 # Each reproduce target: runs into runs/<name> (resumable: rerun after an interruption), then the report.
 reproduce-nb201: setup

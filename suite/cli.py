@@ -39,18 +39,54 @@ def _check_workers(workers: int) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """Everything installed; a plugin that cannot be used is named in one line on stderr (exit 2), and the
+    others are listed as usual."""
     from suite import benchmarks, registry
 
     print("benchmarks:")
     for name, description in benchmarks.describe().items():
         print(f"  {name:20s} {description}")
-    print("methods:")
-    for name in registry.method_names():
-        print(f"  {name:20s} {registry.method(name).description}")
-    print("predictors:")
-    for name in registry.predictor_names():
-        print(f"  {name:20s} {registry.predictor(name).description}")
-    return 0
+    broken = []
+    for kind, group, names, load, provider in (
+        ("methods", registry.METHOD_GROUP, registry.method_names, registry.method, registry.method_provider),
+        ("predictors", registry.PREDICTOR_GROUP, registry.predictor_names, registry.predictor,
+         registry.predictor_provider),
+    ):
+        print(f"{kind}:")
+        for name in names():
+            try:
+                description = load(name).description
+            except NasreproError as exc:
+                broken.append(str(exc))
+                continue
+            origin = provider(name)
+            where = "" if origin.builtin else f" [{origin.distribution} {origin.version}]"
+            print(f"  {name:20s} {description}{where}")
+        broken += registry.problems(group).values()
+    for line in broken:
+        print(f"nasrepro: error: {line}", file=sys.stderr)
+    return 2 if broken else 0
+
+
+def cmd_check_method(args: argparse.Namespace) -> int:
+    from suite.checks import protocol
+
+    if args.budget is not None and args.budget < 1:
+        raise NasreproError(f"--budget must be a positive number of queries, got {args.budget}")
+    if args.seed < 0 or args.experiment_seed < 0:
+        raise NasreproError("--seed and --experiment-seed must be non-negative integers")
+    if args.store is not None:
+        _check_stores([args.store])
+    given = {"benchmark": args.benchmark, "budget": args.budget}
+    outcome = protocol.check_method(args.name, seed=args.seed, experiment_seed=args.experiment_seed,
+                                    store=Path(args.store) if args.store else None,
+                                    **{k: v for k, v in given.items() if v is not None})
+    print(f"check-method {outcome.header}")
+    for check in outcome.checks:
+        print(check.line())
+    counts = {s: sum(c.status == s for c in outcome.checks) for s in (protocol.PASS, protocol.FAIL, protocol.SKIP)}
+    print(f"{counts[protocol.PASS]} passed, {counts[protocol.FAIL]} failed, {counts[protocol.SKIP]} skipped")
+    return 0 if outcome.ok else 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -73,6 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     _check_cache(spec.benchmarks)
     runs = spec.runs()  # validates everything before the first byte is written
+    _warn_shadowed(spec)
     atomic.check_writable_dir(args.out)
     outcome = run_experiment(runs, Store(args.out), workers=args.workers, progress=not args.quiet,
                              executor=args.executor, scheduler=args.scheduler)
@@ -85,6 +122,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     for message in outcome.failed.values():
         print(f"failed: {message}", file=sys.stderr)
     return 1 if outcome.failed else 0
+
+
+def _warn_shadowed(spec) -> None:
+    """A plugin of the same name as a built-in is ignored: say so where its name is used."""
+    from suite import registry
+
+    lines = [registry.shadowed(registry.METHOD_GROUP, name) for name in spec.methods]
+    if spec.predictor is not None:
+        lines.append(registry.shadowed(registry.PREDICTOR_GROUP, spec.predictor))
+    for line in filter(None, lines):
+        print(f"nasrepro: warning: {line}", file=sys.stderr)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -257,6 +305,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("list", help="registered benchmarks, methods and predictors").set_defaults(func=cmd_list)
+
+    protocol = sub.add_parser("check-method", help="check a method (built-in or plugin) against the protocol")
+    protocol.add_argument("name", help="method name, as `nasrepro list` shows it")
+    protocol.add_argument("--benchmark", default=None, help="benchmark of the check runs (default "
+                          "nb201-cifar10: a table, so the runs cost only the method's own time)")
+    protocol.add_argument("--seed", type=int, default=0, help="seed index of the check runs (default 0)")
+    protocol.add_argument("--experiment-seed", type=int, default=0, help="experiment seed (default 0)")
+    protocol.add_argument("--budget", type=int, default=None,
+                          help="queries per check run (default 53: no multiple of the usual batch sizes)")
+    protocol.add_argument("--store", default=None, help="results store: rerun its runs of this method at its "
+                          "version (same benchmark and seed) and flag changed proposals")
+    protocol.set_defaults(func=cmd_check_method)
 
     run = sub.add_parser("run", help="run benchmarks x methods x seeds into a results store")
     run.add_argument("--benchmark", required=True, help="comma-separated benchmark names")

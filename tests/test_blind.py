@@ -1,11 +1,12 @@
 """Methods are blind to the oracle: nothing reachable from what a method gets leads to it.
 
 The runner gives a method a SearchContext whose `space` is the search space alone. These tests walk
-every object reachable from that context, and from each method built on it after a round of ask/tell
-(attributes by `vars`, `__slots__`, class attributes and properties, bound methods' `__self__`,
-closure cells, `__wrapped__`, defaults, partials, containers), and assert that no Benchmark, no bound
-`query`/`final`, no ONNX session and no array or list equal to an accuracy column is among them. Imports
-are the other way to an oracle; a static check refuses them in methods/ and predictors/.
+every object reachable from that context, and from each method built on it after a round of ask/tell,
+with the walker of `nasrepro check-method` (suite/checks/reach.py: attributes by `vars`, `__slots__`,
+class attributes and properties, bound methods' `__self__`, closure cells, `__wrapped__`, defaults,
+partials, containers), and assert that no Benchmark, no bound `query`/`final`, no ONNX session and no
+array or list equal to an accuracy column is among them. Imports are the other way to an oracle; a
+static check refuses them in methods/ and predictors/.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import ast
 import dataclasses
 import functools
 import types
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,145 +23,16 @@ import torch
 
 from suite import benchmarks, registry
 from suite.api import SearchContext
-from suite.benchmarks import nb101, nb101_space, nb101_surrogate, nb201, nb301
+from suite.benchmarks import nb101, nb101_space, nb101_surrogate, nb201
+from suite.checks.reach import ORACLE_NAMES, accuracies, leaks
 from suite.running.runner import search_context
 from suite.running.spec import Budget, ExperimentSpec
 
 ROOT = Path(__file__).resolve().parents[1]
-ORACLE_CLASSES = (nb101.Nb101, nb201.Nb201, nb301.Nb301)
-ORACLE_NAMES = ("query", "final", "optimum", "final_values")
-OUR_PACKAGES = ("suite", "methods", "predictors")
-MAX_DEPTH = 25
 # The NB101 oracle of tests/test_nb101.py: a small surrogate, so that its cached predictions are shared.
 NB101_SMALL = nb101.Nb101Settings(
     surrogate=nb101_surrogate.SurrogateConfig(family="xgb-adj", cost_family="xgb-adj", xgb_rounds=15, xgb_depth=4)
 )
-
-
-# ---------------------------------------------------------------------------------------------- the walk
-def _ours(obj: object) -> bool:
-    return type(obj).__module__.split(".")[0] in OUR_PACKAGES
-
-
-def _children(obj: object) -> Iterator[tuple[str, object]]:
-    """Every object `obj` refers to that code holding `obj` could reach without an import."""
-    if isinstance(obj, np.ndarray) or type(obj).__module__.startswith(("numpy", "torch._C")):
-        return
-    if isinstance(obj, Mapping):
-        for k, v in list(obj.items()):
-            yield f"[{k!r}]", v
-            yield "<key>", k
-        return
-    if isinstance(obj, list | tuple | set | frozenset) or type(obj).__name__ == "deque":
-        for i, v in enumerate(obj):
-            yield f"[{i}]", v
-        return
-    if isinstance(obj, types.MethodType | types.BuiltinMethodType):
-        self = getattr(obj, "__self__", None)
-        if not isinstance(self, types.ModuleType):
-            yield ".__self__", self
-        yield ".__func__", getattr(obj, "__func__", None)
-        return
-    if isinstance(obj, functools.partial):
-        yield ".func", obj.func
-        yield ".args", obj.args
-        yield ".keywords", obj.keywords
-        return
-    if isinstance(obj, property):
-        yield ".fget", obj.fget
-        return
-    if isinstance(obj, types.FunctionType):  # not __globals__: what a module imports is the static check's
-        for i, cell in enumerate(obj.__closure__ or ()):
-            try:
-                yield f".__closure__[{i}]", cell.cell_contents
-            except ValueError:  # an empty cell
-                pass
-        yield ".__defaults__", obj.__defaults__
-        yield ".__kwdefaults__", obj.__kwdefaults__
-    if hasattr(obj, "__wrapped__"):
-        yield ".__wrapped__", obj.__wrapped__
-    if isinstance(obj, types.ModuleType | types.FunctionType | types.BuiltinFunctionType):
-        return
-    if isinstance(obj, type):
-        if obj.__module__.split(".")[0] in OUR_PACKAGES:
-            yield from ((f".{k}", v) for k, v in vars(obj).items() if not k.startswith("__"))
-        return
-    yield ".__class__", type(obj)
-    if hasattr(obj, "__dict__"):
-        yield from ((f".{k}", v) for k, v in vars(obj).items())
-    for cls in type(obj).__mro__:
-        for slot in getattr(cls, "__slots__", ()):
-            if hasattr(obj, slot):
-                yield f".{slot}", getattr(obj, slot)
-    if _ours(obj):  # properties and other computed attributes of our own classes
-        for name in dir(obj):
-            if not name.startswith("__") and isinstance(getattr(type(obj), name, None), property):
-                try:
-                    yield f".{name}", getattr(obj, name)
-                except Exception:  # a property that cannot be computed in this state leads nowhere
-                    pass
-
-
-def walk(root: object, name: str = "context") -> Iterator[tuple[str, object]]:
-    seen: set[int] = set()
-    keep: list[object] = []  # so that ids of temporaries are not reused during the walk
-    stack = [(name, root, 0)]
-    while stack:
-        path, obj, depth = stack.pop()
-        if id(obj) in seen or obj is None or isinstance(obj, str | bytes | int | float | complex):
-            continue
-        seen.add(id(obj))
-        keep.append(obj)
-        yield path, obj
-        if depth < MAX_DEPTH:
-            stack.extend((path + step, child, depth + 1) for step, child in _children(obj))
-
-
-@dataclass
-class Leak:
-    path: str
-    what: str
-
-
-def _numbers(obj: object, n: int) -> np.ndarray | None:
-    """`obj` as a float vector, when it is an array, list or tensor of n numbers."""
-    if isinstance(obj, torch.Tensor):
-        obj = obj.detach().cpu().numpy()
-    if isinstance(obj, np.ndarray):
-        if obj.size != n or obj.dtype.kind not in "fiu":
-            return None
-        return obj.reshape(-1).astype(np.float64)
-    if isinstance(obj, list | tuple) and len(obj) == n and all(isinstance(x, float | int) for x in obj[:50]):
-        try:
-            return np.asarray(obj, dtype=np.float64)
-        except (TypeError, ValueError):
-            return None
-    return None
-
-
-def leaks(root: object, accuracies: list[np.ndarray]) -> list[Leak]:
-    sizes = {len(a) for a in accuracies}
-    references = [(a, np.sort(a)) for a in accuracies]
-    found = []
-    for path, obj in walk(root):
-        if isinstance(obj, ORACLE_CLASSES) or (
-            not isinstance(obj, type) and all(hasattr(obj, n) for n in ("query", "final", "data_files"))
-        ):
-            found.append(Leak(path, f"a benchmark ({type(obj).__name__})"))
-        elif isinstance(obj, type) and issubclass(obj, ORACLE_CLASSES):
-            found.append(Leak(path, f"the oracle class {obj.__name__}"))
-        elif isinstance(obj, types.MethodType) and obj.__func__.__name__ in ORACLE_NAMES:
-            found.append(Leak(path, f"a bound {obj.__func__.__name__}"))
-        elif type(obj).__module__.startswith("onnxruntime"):
-            found.append(Leak(path, "the ONNX surrogate session"))
-        else:
-            for n in sizes:
-                vec = _numbers(obj, n)
-                if vec is not None and any(
-                    len(a) == n and (np.array_equal(vec, a) or np.array_equal(np.sort(vec), s)) for a, s in references
-                ):
-                    found.append(Leak(path, "an accuracy column"))
-    return found
 
 
 # ---------------------------------------------------------------------------------------------- the walker
@@ -202,30 +72,35 @@ def _plants(bench) -> dict[str, object]:
         "table as list": [bench.table[bench.search_metric].tolist()],
         "sorted table": np.sort(bench.table[bench.search_metric].to_numpy()),
         "deep": [[[[types.SimpleNamespace(y=(bench,))]]]],
+        "table as tensor": torch.as_tensor(bench.table[bench.search_metric].to_numpy().copy()),
     }
 
 
 CHANNELS = ["attribute", "slot", "closure", "bound query", "bound method's self", "partial", "wrapped", "property",
-            "class attribute", "table as list", "sorted table", "deep"]
+            "class attribute", "table as list", "sorted table", "deep", "table as tensor"]
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_the_walk_finds_an_oracle_hidden_in_any_channel(nb201_c10, channel):
     plant = _plants(nb201_c10)[channel]
-    assert leaks(plant, _nb201_accuracies(nb201_c10)), f"an oracle hidden by {channel} went unnoticed"
+    assert leaks(plant, accuracies(nb201_c10)), f"an oracle hidden by {channel} went unnoticed"
+
+
+def test_the_walk_follows_a_plugins_own_classes_when_told_its_package(nb201_c10):
+    """A plugin's class attributes and properties are followed like ours once its package is named (as
+    check-method names the method's own package)."""
+
+    class PluginState:
+        oracle = nb201_c10
+
+    PluginState.__module__ = "some_plugin.search"
+    plant = types.SimpleNamespace(state=PluginState())
+    assert leaks(plant, accuracies(nb201_c10)) == []  # an instance's class attributes: only of known packages
+    found = leaks(plant, accuracies(nb201_c10), packages=("suite", "some_plugin"))
+    assert "context.state.__class__.oracle" in [leak.path for leak in found]
 
 
 # ---------------------------------------------------------------------------------------------- the tests
-def _nb201_accuracies(bench) -> list[np.ndarray]:
-    return [bench.table[c].to_numpy(dtype=np.float64) for c in bench.table.columns if "acc" in c]
-
-
-def _nb101_accuracies(bench) -> list[np.ndarray]:
-    arrays = [np.asarray(bench._search, dtype=np.float64)]
-    arrays += [np.asarray(v, dtype=np.float64) for k, v in bench._finals.items() if k != "params"]
-    return arrays
-
-
 def _nb101() -> nb101.Nb101:
     if not nb101_space.CellTable.path().is_file():
         pytest.skip(f"no NB101 cell table at {nb101_space.CellTable.path()}: `nasrepro data prepare nb101` builds it")
@@ -234,11 +109,8 @@ def _nb101() -> nb101.Nb101:
 
 def _bench(name: str):
     """(benchmark, its accuracy columns): everything a method must not be able to reach."""
-    if name == "nb101":
-        bench = _nb101()
-        return bench, _nb101_accuracies(bench)
-    bench = benchmarks.get(name)
-    return bench, _nb201_accuracies(bench) if name.startswith("nb201") else []
+    bench = _nb101() if name == "nb101" else benchmarks.get(name)
+    return bench, accuracies(bench)
 
 
 BENCHMARKS = ["nb201-cifar10", "nb201-cifar100", "nb201-imagenet16", "nb101", "nb301"]
@@ -275,7 +147,7 @@ def test_no_method_can_reach_the_oracle(name):
 def test_a_run_predictor_is_built_from_the_space(nb201_c10, predictor):
     context = _context(nb201_c10, predictor=predictor)
     assert context.predictor is not None
-    assert leaks(context, _nb201_accuracies(nb201_c10)) == []
+    assert leaks(context, accuracies(nb201_c10)) == []
 
 
 @pytest.mark.parametrize("method_name", ["rs", "re", "bananas", "ganas"])
@@ -286,7 +158,7 @@ def test_the_walk_catches_a_method_given_the_benchmark(nb201_c10, method_name):
     object.__setattr__(context, "space", nb201_c10)  # past the context's own check
     entry = registry.method(method_name)
     method = entry.build(entry.make_config(nb201_c10.name), context)
-    assert leaks(method, _nb201_accuracies(nb201_c10))
+    assert leaks(method, accuracies(nb201_c10))
 
 
 def test_a_context_refuses_a_benchmark(nb201_c10):

@@ -83,7 +83,8 @@ def test_run_ids_depend_on_every_setting():
 
 
 def hash_of_fields(fields: dict) -> str:
-    """The run id as it was computed before RunSpec had predictor_version (the stores' ids)."""
+    """The run id as it was computed before RunSpec had predictor_version and the distribution fields (the
+    stores' ids)."""
     import hashlib
     import json
 
@@ -98,7 +99,8 @@ def test_predictor_versions_enter_run_ids_from_version_2_and_leave_earlier_ids_a
     for run in (plain, with_xgb):
         assert run.predictor_version is None
         fields = dataclasses.asdict(run)
-        del fields["predictor_version"]
+        for later in ("predictor_version", "method_distribution", "predictor_distribution"):  # None: not hashed
+            assert fields.pop(later) is None
         assert run.run_id == hash_of_fields(fields)
     with_mlp = ExperimentSpec(("nb201-cifar10",), ("rs",), (0,), Budget(150), predictor="mlp_ensemble").runs()[0]
     assert with_mlp.predictor_version == registry.predictor("mlp_ensemble").version > 1

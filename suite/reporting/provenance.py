@@ -100,6 +100,41 @@ def _data_table(bench_meta: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _providers(meta: dict) -> dict[str, dict]:
+    """Where a run's method and predictor came from. Runs stored before plugins existed record no providers:
+    they are built-ins, of the nasrepro release in their versions."""
+    if "providers" in meta:
+        return meta["providers"]
+    spec = meta["spec"]
+    builtin = {"distribution": "nasrepro", "version": meta["versions"]["nasrepro"], "target": "(not recorded)"}
+    found = {"method": {**builtin, "entry_version": spec["method_version"]}}
+    if spec.get("predictor"):
+        found["predictor"] = {**builtin, "entry_version": spec.get("predictor_version") or 1}
+    return found
+
+
+def _code_table(metas: dict[str, dict]) -> pd.DataFrame:
+    """One row per method or predictor and the code it came from, with how many runs used it."""
+    counts: dict[tuple, int] = {}
+    for meta in metas.values():
+        names = {"method": meta["spec"]["method"], "predictor": meta["spec"].get("predictor")}
+        for kind, origin in _providers(meta).items():
+            row = (kind, names[kind], origin["distribution"], origin["version"], origin["target"],
+                   origin["entry_version"])
+            counts[row] = counts.get(row, 0) + 1
+    columns = ["kind", "name", "distribution", "distribution version", "entry point", "entry version", "runs"]
+    return pd.DataFrame([(*row, n) for row, n in sorted(counts.items(), key=str)], columns=columns)
+
+
+def plugins(metas: dict[str, dict]) -> list[str]:
+    """'name (distribution version)' of every method or predictor not built into nasrepro."""
+    found = {f"{meta['spec'][kind] if kind == 'method' else meta['spec']['predictor']} "
+             f"({origin['distribution']} {origin['version']})"
+             for meta in metas.values() for kind, origin in _providers(meta).items()
+             if origin["distribution"] != "nasrepro"}
+    return sorted(found)
+
+
 def _software_table(versions: dict[str, list[str]], hosts: dict[str, list[str]]) -> pd.DataFrame:
     rows = [{"package": k, "version(s)": ", ".join(v)} for k, v in sorted(versions.items())]
     rows += [{"package": f"host {k}", "version(s)": ", ".join(v)} for k, v in sorted(hosts.items())]
@@ -152,9 +187,12 @@ def checklist(results: Results, versions: dict[str, list[str]]) -> tuple[str, ..
         f"End-to-end compute: {runs['wall_time_s'].sum():.1f} s of wall time summed over the {len(runs)} "
         "runs (the whole search, including any predictor or generator training; the oracles answer from "
         "tables or surrogates, so no candidate network is trained).",
-        "Code and versions: nasrepro and library versions per run are below; a run's id is the hash of its "
-        "full spec, and `nasrepro verify` reruns stored runs and checks them bit for bit (section "
-        "Verification).",
+        "Code and versions: nasrepro and library versions per run are below, and where each method's and "
+        "predictor's code came from"
+        + (f" (from other distributions than nasrepro: {', '.join(plugins(results.metas))}, their distribution "
+           "and version part of their runs' ids)" if plugins(results.metas) else " (all built into nasrepro)")
+        + "; a run's id is the hash of its full spec, and `nasrepro verify` reruns stored runs and checks them "
+        "bit for bit (section Verification).",
     )
 
 
@@ -173,6 +211,7 @@ def blocks(results: Results, bench_meta: dict[str, dict]) -> list[doc.Block]:
         doc.Table(_runs_table(runs), "Runs"),
         doc.Table(_settings_table(results), "Method settings (as stored)"),
         doc.Table(_data_table(bench_meta), "Benchmarks, oracles and data"),
+        doc.Table(_code_table(metas), "Methods and predictors: the code that ran (distribution, release, entry point)"),
         doc.Table(_software_table(versions, hosts), "Software and hosts"),
         doc.Paragraph(
             f"Runs finished between {finished[0]} and {finished[-1]}. Compute used: "

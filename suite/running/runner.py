@@ -6,6 +6,7 @@ again is answered from the run's cache, told to the method, and not charged or r
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import platform
@@ -13,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -24,7 +25,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from suite import benchmarks, registry
-from suite.api import SearchContext
+from suite.api import Method, MethodEntry, SearchContext
 from suite.benchmarks.base import Arch, Benchmark, Observation
 from suite.constraints import Constraint
 from suite.errors import Interrupted, NasreproError
@@ -83,6 +84,27 @@ class _Trajectory:
         )
 
 
+def _same_provider(kind: str, name: str, made_by: str | None, provider: registry.Provider) -> None:
+    """A run is recomputed only by the distribution (and release) that made it."""
+    if provider.pin != made_by:
+        raise NasreproError(
+            f"the run's {kind} {name} came from {_origin(made_by)}, the installed one from {_origin(provider.pin)}"
+        )
+
+
+def _origin(pin: str | None) -> str:
+    return pin or f"{registry.BUILTIN} (built-in)"
+
+
+def _providers(run: RunSpec, entry: MethodEntry, provider: registry.Provider) -> dict[str, dict]:
+    """Where the run's method (and predictor) came from, for its metadata and the report."""
+    found = {"method": {**dataclasses.asdict(provider), "entry_version": entry.version}}
+    if run.predictor is not None:
+        found["predictor"] = {**dataclasses.asdict(registry.predictor_provider(run.predictor)),
+                              "entry_version": registry.predictor(run.predictor).version}
+    return found
+
+
 def search_context(run: RunSpec, bench: Benchmark) -> SearchContext:
     """What the run's method gets: the benchmark's space, never the benchmark (the oracle stays here)."""
     constraint = Constraint.parse(run.constraint) if run.constraint else None
@@ -97,13 +119,18 @@ def search_context(run: RunSpec, bench: Benchmark) -> SearchContext:
                 f"the run was made by version {run.predictor_version or 1} of predictor {run.predictor}, "
                 f"this is version {pred_entry.version}"
             )
+        _same_provider("predictor", run.predictor, run.predictor_distribution,
+                       registry.predictor_provider(run.predictor))
         predictor_seeds = np.random.SeedSequence(run.experiment_seed, spawn_key=(run.repeat, 2))
         predictor = pred_entry.build(pred_entry.config_cls(), bench.space, predictor_seeds)
     return SearchContext(bench.space, np.random.default_rng(seeds), seeds, predictor, constraint)
 
 
-def execute(run: RunSpec) -> tuple[pd.DataFrame, dict]:
-    """One search, start to end. Pure: the same RunSpec gives the same trajectory, bit for bit."""
+def execute(run: RunSpec, observe: Callable[[Method, SearchContext], Method] | None = None
+            ) -> tuple[pd.DataFrame, dict]:
+    """One search, start to end. Pure: the same RunSpec gives the same trajectory, bit for bit.
+
+    `observe` wraps the method the run builds (`nasrepro check-method` watches it through this loop)."""
     started = time.perf_counter()
     bench = benchmarks.get(run.benchmark)
     if bench.oracle != run.oracle:
@@ -113,10 +140,14 @@ def execute(run: RunSpec) -> tuple[pd.DataFrame, dict]:
         raise NasreproError(
             f"the run was made by version {run.method_version} of {run.method}, this is version {entry.version}"
         )
+    provider = registry.method_provider(run.method)
+    _same_provider("method", run.method, run.method_distribution, provider)
     config = entry.config_cls(**run.method_config)
     context = search_context(run, bench)
     constraint, seeds = context.constraint, context.seed_sequence
     method = entry.build(config, context)
+    if observe is not None:
+        method = observe(method, context)
 
     trajectory = _Trajectory(bench, constraint)
     seen: dict[str, Observation] = {}
@@ -169,6 +200,7 @@ def execute(run: RunSpec) -> tuple[pd.DataFrame, dict]:
             "optimum_source": getattr(bench, "optimum_source", "optimum"),
             "data_sha256": bench.data_files(),
         },
+        "providers": _providers(run, entry, provider),
         "seed": {"entropy": seeds.entropy, "spawn_key": list(seeds.spawn_key)},
         "n_queries": len(frame),
         "repeated_proposals": repeated,

@@ -33,6 +33,10 @@ class Budget:
             raise NasreproError(f"a budget in seconds must be positive, got {self.seconds!r}")
 
 
+# Fields added after runs were stored: left out of the id while unset, so those runs keep their ids.
+_DROPPED_WHEN_NONE = ("predictor_version", "method_distribution", "predictor_distribution")
+
+
 @dataclass(frozen=True)
 class RunSpec:
     benchmark: str
@@ -48,12 +52,17 @@ class RunSpec:
     # the predictor's version from 2 on; None: no predictor, or one at version 1 (predictors had no
     # versions before), so the ids of runs made before this field existed stay what they were
     predictor_version: int | None = None
+    # "distribution==version" of a method or predictor from a plugin (suite.registry.Provider.pin), so that
+    # another release of the plugin gets new ids; None for the built-ins, whose ids therefore stay as they were
+    method_distribution: str | None = None
+    predictor_distribution: str | None = None
 
     @property
     def run_id(self) -> str:
         fields = dataclasses.asdict(self)
-        if fields["predictor_version"] is None:
-            del fields["predictor_version"]
+        for name in _DROPPED_WHEN_NONE:
+            if fields[name] is None:
+                del fields[name]
         canonical = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
@@ -86,10 +95,11 @@ class ExperimentSpec:
         unknown = sorted(set(self.method_settings) - set(self.methods))
         if unknown:
             raise NasreproError(f"settings given for methods not in the experiment: {unknown}")
-        predictor_version = None
+        predictor_version = predictor_distribution = None
         if self.predictor is not None:
             predictor_version = registry.predictor(self.predictor).version
             predictor_version = predictor_version if predictor_version > 1 else None
+            predictor_distribution = registry.predictor_provider(self.predictor).pin
             ignoring = sorted(name for name, entry in entries.items() if not entry.uses_predictor)
             if ignoring:
                 raise NasreproError(f"--predictor is not used by {', '.join(ignoring)}; run those without it")
@@ -112,6 +122,7 @@ class ExperimentSpec:
                 _check_satisfiable(constraint, bench.space)
             for method_name, entry in entries.items():
                 config = entry.make_config(bench_name, self.method_settings.get(method_name))
+                distribution = registry.method_provider(method_name).pin
                 for repeat in self.repeats:
                     runs.append(
                         RunSpec(
@@ -120,7 +131,8 @@ class ExperimentSpec:
                             repeat=repeat, budget=self.budget,
                             experiment_seed=self.experiment_seed, predictor=self.predictor,
                             constraint=str(constraint) if constraint else None,
-                            predictor_version=predictor_version,
+                            predictor_version=predictor_version, method_distribution=distribution,
+                            predictor_distribution=predictor_distribution,
                         )
                     )
         return runs
