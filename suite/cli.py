@@ -46,6 +46,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     print("benchmarks:")
     for name, description in benchmarks.describe().items():
         print(f"  {name:20s} {description}")
+        if benchmarks.oracles(name):
+            print(f"  {'':20s} oracles (--oracle): {', '.join(benchmarks.oracles(name))}")
     broken = []
     for kind, group, names, load, provider in (
         ("methods", registry.METHOD_GROUP, registry.method_names, registry.method, registry.method_provider),
@@ -106,6 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         benchmarks=_names(args.benchmark), methods=_names(args.method), repeats=parse_seeds(args.seeds),
         budget=Budget(args.budget, args.budget_seconds), experiment_seed=args.experiment_seed,
         predictor=args.predictor, constraint=args.constraint, method_settings=parse_settings(args.set),
+        oracle=args.oracle,
     )
     _check_cache(spec.benchmarks)
     runs = spec.runs()  # validates everything before the first byte is written
@@ -277,8 +280,11 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
 
     _check_cache(_names(args.benchmark))
     for name in _names(args.benchmark):
+        if args.oracle is not None:
+            benchmarks.check_oracle(name, args.oracle)
+    for name in _names(args.benchmark):
         started = time.perf_counter()
-        bench = benchmarks.get(name)  # builds and caches whatever the benchmark derives from its data
+        bench = benchmarks.get(name, args.oracle)  # builds and caches whatever the benchmark derives from its data
         optimum = bench.optimum  # NB301: computes and caches its regret reference before any run needs it
         print(f"{name}: oracle {bench.oracle}, {bench.space_size or 'unknown number of'} cells, "
               f"optimum {optimum if optimum is not None else 'unknown'}, "
@@ -287,15 +293,13 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_data_surrogate_report(args: argparse.Namespace) -> int:
-    from suite.benchmarks import nb101_report, nb101_surrogate
+    from suite.benchmarks import nb101, nb101_report
 
-    families, test_families = _names(args.families), _names(args.test_families)
-    for given, known in ((families, nb101_surrogate.FAMILIES), (test_families, nb101_surrogate.TEST_FAMILIES)):
-        unknown = sorted(set(given) - set(known))
-        if unknown:
-            raise NasreproError(f"unknown surrogate families {unknown}; known: {', '.join(known)}")
-    path = nb101_report.write_report(Path(args.out), families=families, test_families=test_families,
-                                     cost_cv=not args.no_cost_cv)
+    if args.oracle not in nb101.SURROGATES:
+        raise NasreproError(f"unknown NB101 surrogate oracle {args.oracle!r}; known: {', '.join(nb101.SURROGATES)}")
+    _check_cache(("nb101",))
+    path = nb101_report.write_report(Path(args.out), oracle=args.oracle, valid_cv=not args.no_valid_cv,
+                                     previous=not args.no_previous)
     print(f"surrogate report written to {path}")
     return 0
 
@@ -330,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--constraint", default=None,
         help='e.g. "flops_m<=100", on a cost-like cell property (FLOPs, parameters, latency, training time)',
     )
+    run.add_argument("--oracle", default=None,
+                     help="answer with this oracle instead of each benchmark's default (see `nasrepro list`)")
     run.add_argument("--set", action="append", default=[], metavar="METHOD.NAME=VALUE", help="method setting")
     run.add_argument("--out", required=True, help="results store directory (runs already there are skipped)")
     run.add_argument(
@@ -392,13 +398,14 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub.add_parser("check", help="check every data file against its sha256").set_defaults(func=cmd_data_check)
     prepare = data_sub.add_parser("prepare", help="build cached derived data (NB101: cells, surrogate)")
     prepare.add_argument("benchmark", help="comma-separated benchmark names")
+    prepare.add_argument("--oracle", default=None, help="an oracle other than the default (see `nasrepro list`)")
     prepare.set_defaults(func=cmd_data_prepare)
-    report = data_sub.add_parser("surrogate-report", help="cross-validate the NB101 surrogate families, write a report")
+    report = data_sub.add_parser("surrogate-report",
+                                 help="choose and cross-validate the NB101 surrogate at the top, write a report")
     report.add_argument("--out", default="results/nb101/surrogate.md")
-    report.add_argument("--families", default="xgb-adj,xgb-path,gnn", help="validation families")
-    report.add_argument("--test-families", default="valid+offset,joint,test-only",
-                        help="test-accuracy families")
-    report.add_argument("--no-cost-cv", action="store_true", help="skip the training-time model's cross-validation")
+    report.add_argument("--oracle", default="nb101-surrogate-20k+test12959", help="the surrogate oracle version")
+    report.add_argument("--no-valid-cv", action="store_true", help="skip the validation model's cross-validation")
+    report.add_argument("--no-previous", action="store_true", help="skip the previous oracle's out-of-sample check")
     report.set_defaults(func=cmd_data_surrogate_report)
     return parser
 

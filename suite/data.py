@@ -48,6 +48,11 @@ FILES: dict[str, DataFile] = {
             "NAS-Bench-101, real 108-epoch test accuracy (mean of 3 repeats) of 6,760 cells",
         ),
         DataFile(
+            "nb101/nb101_test_cec12959.csv.gz",
+            "c1e9f14962b9847d9d151fed09ca283d23bf3036a7a6d2a55e7fe87ddd266eb8",
+            "NAS-Bench-101, real 108-epoch test accuracy (mean of 3 repeats) of 12,959 cells, rich in top cells",
+        ),
+        DataFile(
             "nb301/yahpo_nb301_surrogate.onnx",
             "3c6a6fb3a70998bf6c55883bdc5cc71cff190e1859468d72cc6960b88f06d280",
             "NAS-Bench-301 ONNX surrogate (YAHPO Gym nb301)",

@@ -48,6 +48,25 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, ch
     assert not (tmp_path / "store").exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "known"),
+    [
+        (["run", "--benchmark", "nb101", "--method", "rs", "--budget", "5", "--oracle", "nope"],
+         "nb101-surrogate-20k+test6760, nb101-surrogate-20k+test12959, nb101-tabular"),
+        (["run", "--benchmark", "nb201-cifar10", "--method", "rs", "--budget", "5", "--oracle", "nope"],
+         "nb201-tabular"),
+        (["data", "prepare", "nb101", "--oracle", "nope"], "nb101-surrogate-20k+test12959"),
+    ],
+)
+def test_an_unknown_oracle_exits_2_naming_the_known_ones(tmp_path, capsys, argv, known):
+    if argv[0] == "run":
+        argv = argv + ["--out", str(tmp_path / "store"), "--quiet"]
+    code, out = cli(argv, capsys)
+    assert code == 2 and "unknown oracle 'nope'" in out.err and known in out.err
+    assert out.err.count("\n") == 1 and "Traceback" not in out.err
+    assert not (tmp_path / "store").exists()
+
+
 def _data_copy(tmp_path: Path) -> Path:
     copy = tmp_path / "data"
     for rel in data.FILES:

@@ -14,7 +14,7 @@ from suite.benchmarks import nb101, nb101_space
 from suite.benchmarks import nb101_official as official
 from suite.benchmarks import nb101_surrogate as surrogate
 from suite.benchmarks.base import Benchmark
-from suite.errors import DataError, InvalidArchitecture
+from suite.errors import DataError, InvalidArchitecture, NasreproError
 
 SMALL = surrogate.SurrogateConfig(family="xgb-adj", cost_family="xgb-adj", xgb_rounds=15, xgb_depth=4)
 
@@ -50,7 +50,7 @@ def test_registered():
 
 def test_surrogate_oracle_interface(bench):
     assert isinstance(bench, Benchmark)
-    assert bench.oracle == "nb101-surrogate-20k+test6760"
+    assert bench.oracle == nb101.SURROGATE_ORACLE == "nb101-surrogate-20k+test12959"
     assert bench.search_metric == "valid_acc_surrogate" and bench.final_metric == "test_acc_surrogate"
     assert bench.space_size == 423_624 and bench.has_cost
     assert len(bench.final_values) == 423_624
@@ -210,10 +210,13 @@ def test_partial_official_file_is_refused(tmp_path, monkeypatch):
 def test_surrogate_report_renders_well_formed_tables(tmp_path, bench):
     from suite.benchmarks import nb101_report
 
-    out = nb101_report.write_report(tmp_path / "surrogate.md", SMALL, 0, families=(), test_families=("joint",),
-                                    cost_cv=False)  # SMALL's predictions are cached by `bench`
+    from suite.benchmarks.nb101_topcv import Candidate
+
+    tiny = (Candidate("test-only", surrogate.XgbParams(8, 3, 0.3)), Candidate("test-only", surrogate.XgbParams(8, 2, 0.3)))
+    out = nb101_report.write_report(tmp_path / "surrogate.md", candidates=tiny, valid_cv=False, previous=False,
+                                    config=SMALL)  # SMALL's predictions are cached by `bench`
     text = out.read_text()
-    assert "`joint` **(used)**" in text and "measured error (`joint`" in text
+    assert text.count("**(chosen)**") == 1 and "tau top 10%" in text and "| 93.5-94 |" in text
     lines = text.splitlines()
     for i, line in enumerate(lines):
         if line.startswith("|---"):  # every table's header, separator and rows have the same columns
@@ -223,3 +226,58 @@ def test_surrogate_report_renders_well_formed_tables(tmp_path, bench):
             while k < len(lines) and lines[k].startswith("|"):
                 assert lines[k].count("|") == width, lines[k]
                 k += 1
+
+
+# ---------------------------------------------------------------------------------------------- oracle versions
+def test_the_previous_oracle_stays_selectable_with_its_own_test_cells():
+    old = nb101.Nb101(nb101.Nb101Settings(surrogate=SMALL), official_path=None,
+                      oracle="nb101-surrogate-20k+test6760")
+    assert old.oracle == "nb101-surrogate-20k+test6760"
+    assert surrogate.TEST_FILE in old.data_files() and surrogate.TEST_FILE_12959 not in old.data_files()
+    assert old.final_members(0) is None  # that version has no members
+    assert benchmarks.oracles("nb101") == nb101.ORACLES
+
+
+def test_an_unknown_oracle_is_refused_naming_the_known_ones():
+    with pytest.raises(NasreproError, match="unknown oracle 'nope' for nb101; known: nb101-surrogate-20k\\+test6760, "
+                       "nb101-surrogate-20k\\+test12959, nb101-tabular"):
+        benchmarks.check_oracle("nb101", "nope")
+    with pytest.raises(DataError, match="needs the official NB101 results"):
+        nb101.Nb101(oracle=nb101.TABULAR_ORACLE)
+
+
+def test_cache_keys_of_configs_without_the_new_fields_are_unchanged():
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    config = surrogate.SurrogateConfig()
+    shas = {surrogate.DATA_FILE: "a", surrogate.TEST_FILE: "b"}
+    fields = {k: v for k, v in asdict(config).items() if k not in ("test_xgb", "members")}
+    blob = json.dumps({"config": fields, "seed": 0, "data": shas, "version": surrogate.SURROGATE_VERSION,
+                       "table": nb101_space.FORMAT_VERSION}, sort_keys=True)
+    assert surrogate.cache_key(config, 0, shas) == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    assert surrogate.cache_key(replace(config, members=5), 0, shas) != surrogate.cache_key(config, 0, shas)
+
+
+def test_members_are_refits_on_whole_skeleton_groups_and_deterministic(cells, real):
+    test12959 = surrogate.real_test_cells(cells, surrogate.TEST_FILE_12959)
+    config = replace(SMALL, test_family="test-only", test_xgb=surrogate.XgbParams(10, 3, 0.3), members=3)
+    fits = surrogate.member_fits(cells, real, test12959, config, seed=4)
+    groups = surrogate.skeleton_groups(cells, test12959.rows)
+    for fit in fits:
+        kept = np.isin(test12959.rows, fit.test.rows)
+        assert set(groups[kept]).isdisjoint(groups[~kept])  # a group is in or out as a whole
+        weight = dict(zip(fit.test.rows.tolist(), fit.multiplicity.tolist(), strict=True))
+        for g in np.unique(groups[kept])[:50]:
+            assert len({weight[r] for r in test12959.rows[groups == g].tolist()}) == 1
+    assert len({len(f.test.rows) for f in fits}) > 1
+    rows = np.arange(0, len(cells), 997)
+    first = surrogate.train_and_predict(cells, real, test12959, config, seed=4, rows=rows)
+    again = surrogate.train_and_predict(cells, real, test12959, config, seed=4, rows=rows)
+    assert len(first) == 6
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    main, members = first[1], first[3:]
+    assert all(np.isfinite(m).all() and not np.array_equal(m, main) for m in members)
+    assert not np.array_equal(members[0], members[1])

@@ -4,11 +4,15 @@
   or NASLib's `nb101/nasbench_only108.pkl`): a search sees the validation accuracy (mean over the three
   108-epoch repeats, or one fixed repeat by `search_repeat`) and pays the training time; the report
   uses the mean test accuracy.
-- `nb101-surrogate-20k+test6760` otherwise (the default on this machine): surrogates fitted on real NB101
-  results (see nb101_surrogate). A search sees the validation accuracy predicted from the 20,001 cells
-  with a real validation accuracy (`valid_acc_surrogate`) and pays the predicted training time; the
-  report uses the test accuracy predicted with the help of the 6,760 cells with a real test accuracy
-  (`test_acc_surrogate`). The names say "surrogate" so that no result passes them off as measured.
+- a surrogate oracle otherwise (the default on this machine: `nb101-surrogate-20k+test12959`):
+  surrogates fitted on real NB101 results (see nb101_surrogate). A search sees the validation accuracy
+  predicted from the 20,001 cells with a real validation accuracy (`valid_acc_surrogate`) and pays the
+  predicted training time; the report uses the test accuracy predicted from real test cells
+  (`test_acc_surrogate`): the 12,959 cells of `nb101_test_cec12959` for the default, the 6,760 of
+  `nb101_test_evox6760` for `nb101-surrogate-20k+test6760` (the default until issue 19, kept selectable
+  so stored runs keep their ids and verify). The default also has oracle members: refits of its test
+  model on resamples, whose predictions of the final incumbent every run records
+  (`final_members`). The names say "surrogate" so that no result passes them off as measured.
 
 The structure (cells, sampling, mutation, neighbours) is `nb101_space.Nb101Space`; everything measured
 or predicted about a cell's training lives here, in the oracle, never on the space.
@@ -30,18 +34,45 @@ from suite.benchmarks import nb101_official as official
 from suite.benchmarks import nb101_space as space
 from suite.benchmarks import nb101_surrogate as surrogate
 from suite.benchmarks.base import Observation, OnSpace
-from suite.errors import DataError, InvalidArchitecture
+from suite.errors import DataError, InvalidArchitecture, NasreproError
 
-# Renamed when the final metric became predicted test accuracy (it was predicted validation accuracy
-# under "nb101-surrogate-20k"), so stores of the two can never be mixed.
-SURROGATE_ORACLE = "nb101-surrogate-20k+test6760"
 TABULAR_ORACLE = "nb101-tabular"
+
+
+@dataclass(frozen=True)
+class SurrogateVersion:
+    """One surrogate oracle: its real test cells, its models, and its cross-validated error at the top."""
+
+    name: str
+    test_file: str
+    config: surrogate.SurrogateConfig
+    # RMSE (points) of the final metric on the real cells of the top 10%, cross-validated with grouped
+    # folds (results/nb101/surrogate.md, `make surrogate-report-nb101`); what member spread is widened to.
+    top_error: float | None
+
+
+# A name per version, so stores of two versions can never be mixed: "nb101-surrogate-20k" had predicted
+# validation accuracy as its final metric; "+test6760" the joint model on 6,760 test cells; "+test12959"
+# (issue 19) the test model chosen by grouped cross-validation at the top, fitted on 12,959 test cells.
+SURROGATES: dict[str, SurrogateVersion] = {
+    v.name: v for v in (
+        SurrogateVersion("nb101-surrogate-20k+test6760", surrogate.TEST_FILE, surrogate.SurrogateConfig(), None),
+        SurrogateVersion(
+            "nb101-surrogate-20k+test12959", surrogate.TEST_FILE_12959,
+            surrogate.SurrogateConfig(test_family="test-only", test_xgb=surrogate.XgbParams(600, 6, 0.05),
+                                      members=5),
+            0.35,
+        ),
+    )
+}
+SURROGATE_ORACLE = "nb101-surrogate-20k+test12959"  # the default without the official table
+ORACLES = (*SURROGATES, TABULAR_ORACLE)
 
 
 @dataclass(frozen=True)
 class Nb101Settings:
     search_repeat: int | None = None  # tabular only: None = mean of the 3 repeats, else that repeat
-    surrogate: surrogate.SurrogateConfig = field(default_factory=surrogate.SurrogateConfig)
+    surrogate: surrogate.SurrogateConfig | None = None  # None: the chosen oracle version's models
     surrogate_seed: int = 0
     mutation: space.MutationConfig = field(default_factory=space.MutationConfig)
 
@@ -59,23 +90,28 @@ class _Oracle:
     cost: np.ndarray
     finals: dict[str, np.ndarray]
     files: dict[str, str]
+    members: np.ndarray | None = None  # [members, rows]: the final metric under each oracle member
+    top_error: float | None = None
 
 
 def _machine_independent(values: np.ndarray) -> np.ndarray:
     return values.astype(np.float32).astype(np.float64)
 
 
-def _surrogate_oracle(cells: space.CellTable, settings: Nb101Settings) -> _Oracle:
-    pred = surrogate.predictions(cells, settings.surrogate, settings.surrogate_seed)
+def _surrogate_oracle(cells: space.CellTable, settings: Nb101Settings, version: SurrogateVersion) -> _Oracle:
+    config = settings.surrogate or version.config
+    pred = surrogate.predictions(cells, config, settings.surrogate_seed, version.test_file)
     # The predictions pass through numpy's float64 exp (the models fit log-time and -log(100.5 - acc)),
     # whose SIMD version on CPUs with AVX-512 is not correctly rounded: it differs in the last bit from the
     # other CPUs' on ~5% of times and ~0.5% of accuracies, so cum_cost differed across machines. Rounded to
     # float32 (7 significant digits, more than the surrogate's accuracy), both machines give the same value.
     cost, valid, test = (_machine_independent(p) for p in (pred.train_time, pred.valid_acc, pred.test_acc))
+    members = None if pred.members is None else _machine_independent(pred.members)
     return _Oracle(
-        SURROGATE_ORACLE, "valid_acc_surrogate", "test_acc_surrogate", valid, cost,
+        version.name, "valid_acc_surrogate", "test_acc_surrogate", valid, cost,
         {"test_acc_surrogate": test, "valid_acc_surrogate": valid, "params": cells.params.astype(np.float64)},
-        {name: data.FILES[name].sha256 for name in (surrogate.DATA_FILE, surrogate.TEST_FILE)},
+        {name: data.FILES[name].sha256 for name in (surrogate.DATA_FILE, version.test_file)},
+        members, version.top_error,
     )
 
 
@@ -106,15 +142,24 @@ class Nb101(OnSpace):
     name = "nb101"
     has_cost = True
 
-    def __init__(self, settings: Nb101Settings | None = None, official_path: Path | None = None) -> None:
-        """`official_path`: an official results file; by default the one in the data directory, if any."""
+    def __init__(self, settings: Nb101Settings | None = None, official_path: Path | None = None,
+                 oracle: str | None = None) -> None:
+        """`official_path`: an official results file; by default the one in the data directory, if any.
+        `oracle`: one of ORACLES; by default the tabular one where the official file is, else SURROGATE_ORACLE."""
+        if oracle is not None and oracle not in ORACLES:
+            raise NasreproError(f"unknown oracle {oracle!r} for nb101; known: {', '.join(ORACLES)}")
         self.settings = settings or Nb101Settings()
         self.space = space.Nb101Space(mutation=self.settings.mutation)
         cells = self.space.table
         source = official_path or official.official_file()
+        if oracle == TABULAR_ORACLE and source is None:
+            raise DataError(f"oracle {TABULAR_ORACLE} needs the official NB101 results in "
+                            f"{data.data_dir() / official.OFFICIAL_DIR} (nasbench_only108.tfrecord)")
+        if oracle is None:
+            oracle = TABULAR_ORACLE if source is not None else SURROGATE_ORACLE
         oracle = (
-            _surrogate_oracle(cells, self.settings) if source is None
-            else _tabular_oracle(cells, self.settings, source)
+            _tabular_oracle(cells, self.settings, source) if oracle == TABULAR_ORACLE
+            else _surrogate_oracle(cells, self.settings, SURROGATES[oracle])
         )
         self.oracle = oracle.name
         self.search_metric = oracle.search_metric
@@ -130,6 +175,8 @@ class Nb101(OnSpace):
         self.optimum = float(final.max())
         self.final_values = np.sort(final)
         self.final_values.setflags(write=False)
+        self._members = None if oracle.members is None else oracle.members.T.tolist()  # per row: K values
+        self.oracle_top_error = oracle.top_error
 
     def query(self, arch: int, *, epochs: int | None = None) -> Observation:
         if epochs not in (None, official.EPOCHS):
@@ -144,10 +191,15 @@ class Nb101(OnSpace):
     def data_files(self) -> dict[str, str]:
         return dict(self._files)
 
+    def final_members(self, arch: int) -> list[float] | None:
+        """The final metric of `arch` under each oracle member, or None if this oracle has none."""
+        return None if self._members is None else list(self._members[self.space.index(arch)])
+
 
 def register_all(register: Callable) -> None:
     register(
-        "nb101", Nb101,
+        "nb101", lambda oracle=None: Nb101(oracle=oracle),
         "NAS-Bench-101, all 423,624 cells: the official table if present, else surrogates of 26,428 real cells "
         "(search: predicted validation accuracy; report: predicted test accuracy)",
+        oracles=ORACLES,
     )

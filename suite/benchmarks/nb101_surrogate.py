@@ -42,11 +42,24 @@ SURROGATE_VERSION = 2  # bump when features or fitting change: invalidates cache
 TARGET = "valid_acc_108"  # fraction in the file; the surrogate predicts percent
 COST = "train_time_108"
 TEST_FILE = "nb101/nb101_test_evox6760.csv.gz"
+TEST_FILE_12959 = "nb101/nb101_test_cec12959.csv.gz"  # the 6,760 above and 6,199 more, rich in top cells
 TEST_TARGET = "test_acc_108"  # mean of NB101's 3 repeats, fraction in the file; percent here
 N_FOLDS = 10
 MAX_PATH = space.MAX_VERTICES - 2  # interior vertices on the longest path
 N_PATH_FEATURES = sum(len(space.OPS) ** k for k in range(MAX_PATH + 1))  # 364
 N_FEATURES = 21 + 5 * len(space.OPS) + N_PATH_FEATURES + 1 + 6 + len(space.OPS)  # 410
+
+
+@dataclass(frozen=True)
+class XgbParams:
+    """Boosted-tree settings of a test-accuracy model with settings of its own (`SurrogateConfig.test_xgb`)."""
+
+    rounds: int
+    depth: int
+    eta: float
+    subsample: float = 0.8
+    colsample: float = 0.5
+    min_child_weight: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -65,8 +78,16 @@ class SurrogateConfig:
     gnn_lr: float = 2e-3
     cost_family: str = "xgb-path"  # training time is close to a function of the convolutions: trees suffice
     test_family: str = "joint"  # chosen by cross-validation on the real test cells (surrogate.md)
+    # The test model's own tree settings (None: the xgb_* above). Left out of the cache key when None, so
+    # the predictions cached before the field existed keep their key.
+    test_xgb: XgbParams | None = None
+    # Oracle members (refits of the test model on grouped bootstrap resamples of the test cells); 0 = none.
+    # Left out of the cache key when 0.
+    members: int = 0
 
     def __post_init__(self) -> None:
+        if self.members < 0:
+            raise NasreproError(f"the number of oracle members must be >= 0, got {self.members}")
         for family in (self.family, self.cost_family):
             if family not in FAMILIES:
                 raise NasreproError(f"unknown NB101 surrogate family {family!r}; known: {', '.join(FAMILIES)}")
@@ -133,15 +154,15 @@ class RealTestCells:
         return RealTestCells(self.rows[keep], self.test_acc[keep], self.weight[keep], self.sha256)
 
 
-def real_test_cells(table: space.CellTable) -> RealTestCells:
-    path = data.require(TEST_FILE)
+def real_test_cells(table: space.CellTable, relpath: str = TEST_FILE) -> RealTestCells:
+    path = data.require(relpath)
     frame = _read(path, ["hash", TEST_TARGET], "the NB101 test-accuracy table")
     rows = _rows_of(table, path, frame["hash"])
     n = table.n_vertices[rows].astype(np.int64)
     in_file = np.bincount(n, minlength=space.MAX_VERTICES + 1) / len(n)
     in_space = np.bincount(table.n_vertices.astype(np.int64), minlength=space.MAX_VERTICES + 1) / len(table)
     return RealTestCells(rows, frame[TEST_TARGET].to_numpy(np.float64) * 100.0, in_space[n] / in_file[n],
-                     data.FILES[TEST_FILE].sha256)
+                         data.FILES[relpath].sha256)
 
 
 # ---------------------------------------------------------------------------------------------- features
@@ -180,16 +201,20 @@ Family = Callable[[space.CellTable, np.ndarray, np.ndarray, np.ndarray, Surrogat
 CHUNK = 50_000  # rows encoded at a time when predicting the whole space
 
 
-def _booster(X: np.ndarray, y: np.ndarray, config: SurrogateConfig, seed: int):
+def _booster(X: np.ndarray, y: np.ndarray, config: SurrogateConfig | XgbParams, seed: int,
+             weight: np.ndarray | None = None):
     import xgboost as xgb
 
+    p = config if isinstance(config, XgbParams) else XgbParams(
+        config.xgb_rounds, config.xgb_depth, config.xgb_eta, config.xgb_subsample, config.xgb_colsample,
+        config.xgb_min_child_weight)
     params = {
-        "objective": "reg:squarederror", "max_depth": config.xgb_depth, "eta": config.xgb_eta,
-        "subsample": config.xgb_subsample, "colsample_bytree": config.xgb_colsample,
-        "min_child_weight": config.xgb_min_child_weight, "tree_method": "hist", "nthread": 1,
+        "objective": "reg:squarederror", "max_depth": p.depth, "eta": p.eta,
+        "subsample": p.subsample, "colsample_bytree": p.colsample,
+        "min_child_weight": p.min_child_weight, "tree_method": "hist", "nthread": 1,
         "seed": seed % 2**31,
     }
-    return xgb.train(params, xgb.DMatrix(X, label=y), config.xgb_rounds)
+    return xgb.train(params, xgb.DMatrix(X, label=y, weight=weight), p.rounds)
 
 
 def _predict(booster, encode: Callable[[np.ndarray], np.ndarray], rows: np.ndarray) -> np.ndarray:
@@ -429,6 +454,7 @@ class TestFit:
     config: SurrogateConfig
     seed: int
     valid_model: XgbModel | RefitModel | None  # the validation model, for the families in NEEDS_VALID_MODEL
+    multiplicity: np.ndarray | None = None  # per test cell: times drawn by a member's bootstrap (a weight)
 
 
 @dataclass(frozen=True)
@@ -462,12 +488,18 @@ def _joint(fit: TestFit) -> XgbModel:
                             np.zeros((len(fit.real.rows), 1), np.float32)], axis=1)
     X = np.concatenate([valid, tagged_test_features(fit.table, fit.test.rows)])
     y = TRANSFORMS[TARGET][0](np.concatenate([fit.real.valid_acc, fit.test.test_acc]))
-    return XgbModel(_booster(X, y, fit.config, fit.seed), tagged_test_features, TARGET)
+    weight = None if fit.multiplicity is None else np.concatenate([np.ones(len(fit.real.rows)), fit.multiplicity])
+    return XgbModel(_booster(X, y, fit.config.test_xgb or fit.config, fit.seed, weight), tagged_test_features, TARGET)
 
 
 def _test_only(fit: TestFit) -> XgbModel | RefitModel:
     """`xgb-path` on the test cells alone."""
-    return fit_model("xgb-path", TARGET, fit.table, fit.test.rows, fit.test.test_acc, fit.config, fit.seed)
+    if fit.config.test_xgb is None and fit.multiplicity is None:  # as before the field existed
+        return fit_model("xgb-path", TARGET, fit.table, fit.test.rows, fit.test.test_acc, fit.config, fit.seed)
+    X = path_features(fit.table, fit.test.rows)
+    y = TRANSFORMS[TARGET][0](fit.test.test_acc)
+    return XgbModel(_booster(X, y, fit.config.test_xgb or fit.config, fit.seed, fit.multiplicity), path_features,
+                    TARGET)
 
 
 NEEDS_VALID_MODEL = frozenset({"valid+offset"})
@@ -525,12 +557,50 @@ class SurrogatePredictions:
     test_acc: np.ndarray  # percent, every table row: the final metric
     train_time: np.ndarray  # seconds, every table row
     cache_key: str
+    members: np.ndarray | None = None  # [members, rows]: the test accuracy under each oracle member
 
 
 def cache_key(config: SurrogateConfig, seed: int, data_sha256: dict[str, str]) -> str:
-    blob = json.dumps({"config": asdict(config), "seed": seed, "data": data_sha256,
+    fields = asdict(config)
+    for name, unset in (("test_xgb", None), ("members", 0)):  # added later: absent keeps the old keys
+        if fields[name] == unset:
+            del fields[name]
+    blob = json.dumps({"config": fields, "seed": seed, "data": data_sha256,
                        "version": SURROGATE_VERSION, "table": space.FORMAT_VERSION}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------- members
+def skeleton_groups(table: space.CellTable, rows: np.ndarray) -> np.ndarray:
+    """An integer per cell, equal for cells with the same pruned graph whatever their operations (the
+    official, labelling-invariant hash with every operation set to one): an op change, the commonest
+    mutation, stays within a group. Used to resample and to cross-validate without near-copies leaking."""
+    keys: dict[str, int] = {}
+    out = np.empty(len(rows), np.int64)
+    for i, row in enumerate(np.asarray(rows).tolist()):
+        cell = table.cell(row)
+        labels = [label if label < 0 else 0 for label in cell.labels]
+        out[i] = keys.setdefault(space.module_hash(cell.matrix, labels), len(keys))
+    return out
+
+
+MEMBER_SEED = 19_000  # members' resamples and fits are seeded from seed + MEMBER_SEED + k
+
+
+def member_fits(table: space.CellTable, real: RealCells, test: RealTestCells, config: SurrogateConfig,
+                seed: int) -> list[TestFit]:
+    """One fit per member: the test model on a bootstrap resample of the test cells' skeleton groups
+    (whole groups, so a member does not just reweight near-copies), a cell weighted by the times its
+    group was drawn."""
+    groups = skeleton_groups(table, test.rows)
+    n_groups = int(groups.max()) + 1
+    fits = []
+    for k in range(config.members):
+        rng = np.random.default_rng(seed + MEMBER_SEED + k)
+        drawn = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)[groups].astype(np.float64)
+        keep = drawn > 0
+        fits.append(TestFit(table, real, test.subset(keep), config, seed + MEMBER_SEED + k, None, drawn[keep]))
+    return fits
 
 
 def _fit_job(job: tuple[str, str, space.CellTable, RealCells, SurrogateConfig, int]) -> XgbModel | RefitModel:
@@ -538,12 +608,12 @@ def _fit_job(job: tuple[str, str, space.CellTable, RealCells, SurrogateConfig, i
     return fit_model(family, target, table, real.rows, _target(real, target), config, seed)
 
 
-def _test_fit_job(fit: TestFit) -> XgbModel | RefitModel | OffsetModel:
+def test_fit_job(fit: TestFit) -> XgbModel | RefitModel | OffsetModel:
     return TEST_FAMILIES[fit.config.test_family](fit)
 
 
 def _fit_any(job) -> XgbModel | RefitModel | OffsetModel:
-    return _test_fit_job(job) if isinstance(job, TestFit) else _fit_job(job)
+    return test_fit_job(job) if isinstance(job, TestFit) else _fit_job(job)
 
 
 def _predict_job(job: tuple[space.CellTable, list[XgbModel], np.ndarray]) -> list[np.ndarray]:
@@ -556,20 +626,24 @@ def _predict_job(job: tuple[space.CellTable, list[XgbModel], np.ndarray]) -> lis
 
 
 def train_and_predict(table: space.CellTable, real: RealCells, test: RealTestCells, config: SurrogateConfig,
-                      seed: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      seed: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Fit on all real cells; predict validation and test accuracy (percent) and training time for `rows`
-    (default: all). The models are fitted in parallel processes, then the rows are predicted in chunks
-    in parallel processes; every step is single-threaded and deterministic, so the result does not
-    depend on the number of processes."""
+    (default: all), then each member's test accuracy. The models are fitted in parallel processes, then
+    the rows are predicted in chunks in parallel processes (the chunk's features encoded once for every
+    model); every step is single-threaded and deterministic, so the result does not depend on the number
+    of processes."""
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)
     needs_valid = config.test_family in NEEDS_VALID_MODEL
+    if needs_valid and config.members:
+        raise NasreproError(f"oracle members are refits of a test model of their own, not of {config.test_family}")
     jobs: list = [(config.family, TARGET, table, real, config, seed),
                   (config.cost_family, COST, table, real, config, seed + 1)]
     if not needs_valid:
         jobs.append(TestFit(table, real, test, config, seed + 2, None))
+    jobs += member_fits(table, real, test, config, seed)
     models = space.parallel_map(_fit_any, jobs, "NB101 surrogate: fit")
     if needs_valid:
-        models.append(_test_fit_job(TestFit(table, real, test, config, seed + 2, models[0])))
+        models.insert(2, test_fit_job(TestFit(table, real, test, config, seed + 2, models[0])))
     chunked = [m for m in models if isinstance(m, XgbModel)]
     pieces = space.parallel_map(_predict_job, [(table, chunked, rows[k : k + PREDICT_CHUNK])
                                                for k in range(0, len(rows), PREDICT_CHUNK)],
@@ -583,25 +657,30 @@ def train_and_predict(table: space.CellTable, real: RealCells, test: RealTestCel
             return predicted(model.valid_model) + model.offset
         return model.predict(table, rows)
 
-    valid, cost, test_acc = (predicted(m) for m in models)
-    return valid, test_acc, cost
+    valid, cost, test_acc, *members = (predicted(m) for m in models)
+    return valid, test_acc, cost, *members
 
 
 PREDICT_CHUNK = 25_000  # rows per prediction job: 17 jobs for the whole space
 
 
 def predictions(
-    table: space.CellTable, config: SurrogateConfig = SurrogateConfig(), seed: int = 0
+    table: space.CellTable, config: SurrogateConfig = SurrogateConfig(), seed: int = 0, test_file: str = TEST_FILE
 ) -> SurrogatePredictions:
-    """The surrogate's predictions for every cell, computed once per (data, config, seed, code version)
-    and kept in a checked cache file."""
+    """The surrogate's predictions for every cell (and its members', if any), computed once per (data,
+    config, seed, code version) and kept in a checked cache file."""
     real = real_cells(table)
-    test = real_test_cells(table)
-    key = cache_key(config, seed, {DATA_FILE: real.sha256, TEST_FILE: test.sha256})
+    test = real_test_cells(table, test_file)
+    key = cache_key(config, seed, {DATA_FILE: real.sha256, test_file: test.sha256})
     path = data.cache_dir() / f"nb101_surrogate_{key}.npz"  # refuses an unwritable cache before training
     arrays = cache_files.load_npz(path, "NB101 surrogate predictions")
-    if arrays is not None and set(arrays) >= {"valid_acc", "test_acc", "train_time"}:
-        return SurrogatePredictions(arrays["valid_acc"], arrays["test_acc"], arrays["train_time"], key)
-    acc, test_acc, cost = train_and_predict(table, real, test, config, seed)
-    cache_files.save_npz(path, {"valid_acc": acc, "test_acc": test_acc, "train_time": cost})
-    return SurrogatePredictions(acc, test_acc, cost, key)
+    wanted = {"valid_acc", "test_acc", "train_time"} | ({"members"} if config.members else set())
+    if arrays is not None and set(arrays) >= wanted:
+        return SurrogatePredictions(arrays["valid_acc"], arrays["test_acc"], arrays["train_time"], key,
+                                    arrays.get("members"))
+    acc, test_acc, cost, *members = train_and_predict(table, real, test, config, seed)
+    arrays = {"valid_acc": acc, "test_acc": test_acc, "train_time": cost}
+    if members:
+        arrays["members"] = np.stack(members)
+    cache_files.save_npz(path, arrays)
+    return SurrogatePredictions(acc, test_acc, cost, key, arrays.get("members"))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from suite import data
-from suite.benchmarks import darts_size, darts_space, nb301_reference
+from suite.benchmarks import darts_size, darts_space, nb301_members, nb301_reference
 from suite.benchmarks.base import CellGraph, Observation, OnSpace
 from suite.benchmarks.darts_formats import CONFIG_PREFIX, EDGE_START, N_CONFIG_EDGES
 from suite.benchmarks.darts_space import CELLS, NODES, OPS, DartsArch
@@ -200,6 +200,19 @@ class Nb301(OnSpace):
 
     def data_files(self) -> dict[str, str]:
         return dict(self._sha256)
+
+    @cached_property
+    def _members(self) -> nb301_members.Members:
+        return nb301_members.fit(lambda arch: self.query(arch).value, LABELLED_FILE)
+
+    @property
+    def oracle_top_error(self) -> float:
+        return self._members.top_error
+
+    def final_members(self, arch: DartsArch) -> list[float]:
+        """The final metric under each oracle member (nb301_members): YAHPO's plus each member's shift."""
+        value = self.query(arch).value
+        return [float(np.float32(value + shift)) for shift in self._members.shifts(darts_space.canonical(arch))]
 
 
 def register_all(register: Callable) -> None:

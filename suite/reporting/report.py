@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from suite.analysis import bayesian, collect, exact, significance, stats
+from suite.analysis import oracle_error
 from suite.errors import NasreproError
 from suite.reporting import document as doc
 from suite.reporting import figures, literature, provenance
@@ -45,6 +46,7 @@ def write_report(
         *_target_section(context),
         *_curve_section(context),
         *_significance_section(context),
+        *_oracle_error_section(context),
         *_literature_section(context),
         *provenance.blocks(context.results, context.bench_meta),
         *_verification_section(context),
@@ -480,6 +482,39 @@ def _significance_section(c: _Context) -> list[doc.Block]:
             "Critical-difference diagram: average ranks; methods joined by a bar are not significantly different",
         ),
     ]
+    return blocks
+
+
+def _oracle_error_section(c: _Context) -> list[doc.Block]:
+    """Pairwise verdicts re-tested under each (widened) oracle member: suite.analysis.oracle_error."""
+    table = oracle_error.verdicts(c.finals, c.results.metas, c.main, c.rope)
+    if table.empty:
+        return []
+    table.to_csv(c.out / "oracle_verdicts.csv", index=False)
+    blocks: list[doc.Block] = [
+        doc.Heading("Verdicts under the oracle's own error"),
+        doc.Paragraph(
+            "On a surrogate benchmark a difference between methods can be the oracle's error. Each run scored "
+            "its final cell under every oracle member (refits of the final metric's model on resampled real "
+            "cells; on NB301, YAHPO shifted by models of its disagreement with the official NB301 XGB "
+            "surrogate). Members fitted to the same data err together, so where their spread at the runs' "
+            "final cells is narrower than the oracle's cross-validated error at the top, every member's "
+            "deviation is scaled up to it (widening). A verdict of the main oracle holds only if the same "
+            f"method is significantly better (same test, Holm) under at least {oracle_error.AGREEMENT:.0%} of "
+            "the widened members; otherwise the two methods are not distinguishable on this oracle. This "
+            "covers the final metric's model error at the cells where the searches ended; it does not cover "
+            "searches that would have taken other paths under another member, errors every member shares "
+            "(cells unlike any real one), or the real cells' own training noise. oracle_verdicts.csv has "
+            "every number."
+        ),
+    ]
+    for name, rows in table.groupby("benchmark", sort=False):
+        first = rows.iloc[0]
+        blocks.append(doc.Paragraph(
+            f"{name} ({first['oracle']}, {first['members']} members): member spread at the final cells "
+            f"{first['member_spread']:.3f} points, cross-validated error at the top {first['top_error']:.2f} "
+            f"points, widening ×{first['widening']:.2f}; {int(rows['holds'].sum())} of {len(rows)} pairs hold."))
+        blocks.append(doc.Bullets(tuple(oracle_error.sentence(r) for _, r in rows.iterrows())))
     return blocks
 
 

@@ -54,6 +54,7 @@ class _Trajectory:
         self.rows: list[tuple] = []
         self.cum_cost = 0.0
         self.incumbent: tuple[str, float, float] | None = None
+        self.incumbent_arch: Arch | None = None
 
     def add(self, arch: Arch, key: str, obs: Observation) -> None:
         self.cum_cost += obs.cost
@@ -61,6 +62,7 @@ class _Trajectory:
         if feasible and (self.incumbent is None or obs.value > self.incumbent[1]):
             final = self.bench.final(arch)[self.bench.final_metric]
             self.incumbent = (key, obs.value, final)
+            self.incumbent_arch = arch
         inc_key, inc_value, inc_final = self.incumbent or ("", math.nan, math.nan)
         optimum = self.bench.optimum
         regret = optimum - inc_final if optimum is not None else math.nan
@@ -132,7 +134,7 @@ def execute(run: RunSpec, observe: Callable[[Method, SearchContext], Method] | N
 
     `observe` wraps the method the run builds (`nasrepro check-method` watches it through this loop)."""
     started = time.perf_counter()
-    bench = benchmarks.get(run.benchmark)
+    bench = benchmarks.get(run.benchmark, run.oracle)
     if bench.oracle != run.oracle:
         raise NasreproError(f"{run.benchmark} now answers with oracle {bench.oracle}, the run asks {run.oracle}")
     entry = registry.method(run.method)
@@ -206,12 +208,26 @@ def execute(run: RunSpec, observe: Callable[[Method, SearchContext], Method] | N
         "repeated_proposals": repeated,
         # what a method reports about its own run (e.g. GA-NAS's proposal temperatures), if it does
         "diagnostics": method.diagnostics() if hasattr(method, "diagnostics") else {},
+        "oracle_members": oracle_members(bench, trajectory),
         "wall_time_s": time.perf_counter() - started,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": versions(),
         "host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
     }
     return frame, meta
+
+
+def oracle_members(bench: Benchmark, trajectory: _Trajectory) -> dict | None:
+    """The final incumbent scored under every member of the oracle (where the oracle has members): what
+    the report's verdicts under the oracle's own error read (suite.analysis.oracle_error)."""
+    members = getattr(bench, "final_members", None)
+    if members is None or trajectory.incumbent_arch is None:
+        return None
+    values = members(trajectory.incumbent_arch)
+    if values is None:
+        return None
+    return {"metric": bench.final_metric, "incumbent_key": trajectory.incumbent[0],
+            "final": [float(v) for v in values], "top_error": getattr(bench, "oracle_top_error", None)}
 
 
 @cache

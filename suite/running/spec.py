@@ -82,6 +82,7 @@ class ExperimentSpec:
     predictor: str | None = None
     constraint: str | None = None
     method_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    oracle: str | None = None  # None: each benchmark's default oracle
 
     def runs(self) -> list[RunSpec]:
         """All runs, validated: unknown names, bad budgets and unusable constraints fail here, before any run."""
@@ -91,6 +92,8 @@ class ExperimentSpec:
             raise NasreproError("seeds must be non-negative integers")
         for name in self.benchmarks:
             benchmarks.check_name(name)
+            if self.oracle is not None:
+                benchmarks.check_oracle(name, self.oracle)
         entries = {name: registry.method(name) for name in self.methods}
         unknown = sorted(set(self.method_settings) - set(self.methods))
         if unknown:
@@ -106,7 +109,7 @@ class ExperimentSpec:
         constraint = Constraint.parse(self.constraint) if self.constraint else None
         runs = []
         for bench_name in self.benchmarks:
-            bench = benchmarks.get(bench_name)
+            bench = benchmarks.get(bench_name, self.oracle)
             if bench.space_size is not None and self.budget.queries >= bench.space_size:
                 # The whole space is no search: every method ends at the optimum, and the last queries
                 # can only come from methods that enumerate.
