@@ -67,7 +67,7 @@ def test_surrogate_oracle_interface(bench):
         assert final["params"] == bench.space.table.params[arch]
     assert bench.data_files() == {
         "nb101/nb101_subset20k.csv.gz": "bb79ffb3f46b8fe134614e0aee5da2aba4a285500f0cbfb155915c3418c65c84",
-        "nb101/nb101_test_evox6760.csv.gz": "653298eebfc7a1bedde6ba99b48ad69d83211748634e0cad41f30aeb9dac1276",
+        "nb101/nb101_test_cec12959.csv.gz": "c1e9f14962b9847d9d151fed09ca283d23bf3036a7a6d2a55e7fe87ddd266eb8",
     }  # as in the data README's sha256 table
 
 
@@ -209,10 +209,9 @@ def test_partial_official_file_is_refused(tmp_path, monkeypatch):
 
 def test_surrogate_report_renders_well_formed_tables(tmp_path, bench):
     from suite.benchmarks import nb101_report
-
     from suite.benchmarks.nb101_topcv import Candidate
 
-    tiny = (Candidate("test-only", surrogate.XgbParams(8, 3, 0.3)), Candidate("test-only", surrogate.XgbParams(8, 2, 0.3)))
+    tiny = tuple(Candidate("test-only", surrogate.XgbParams(8, depth, 0.3)) for depth in (2, 3))
     out = nb101_report.write_report(tmp_path / "surrogate.md", candidates=tiny, valid_cv=False, previous=False,
                                     config=SMALL)  # SMALL's predictions are cached by `bench`
     text = out.read_text()

@@ -145,3 +145,23 @@ def test_a_run_records_its_final_incumbent_under_every_member():
     assert record["top_error"] == bench.oracle_top_error > 0
     # members are YAHPO plus shifts that average out over the labelled cells: close to the oracle's value
     assert np.all(np.abs(np.array(record["final"]) - frame["incumbent_final"].iloc[-1]) < 1.0)
+
+
+def test_verify_checks_the_recorded_member_values(tmp_path):
+    import json
+
+    from suite import verify
+    from suite.runner import run_experiment
+    from suite.spec import Budget, ExperimentSpec
+    from suite.store import Store
+
+    store = Store(tmp_path / "store")
+    runs = ExperimentSpec(("nb301",), ("rs",), (0,), Budget(3), experiment_seed=6).runs()
+    run_experiment(runs, store, progress=False)
+    assert verify.verify(store.root).ok
+    path = store.runs_dir / runs[0].run_id / "meta.json"
+    meta = json.loads(path.read_text())
+    meta["oracle_members"]["final"][2] += 0.5
+    path.write_text(json.dumps(meta))
+    result = verify.verify(store.root)
+    assert "oracle members differ" in result.differing[runs[0].run_id]

@@ -77,7 +77,7 @@ def write_report(out: Path, oracle: str = nb101.SURROGATE_ORACLE, seed: int = 0,
     if previous:
         lines += _previous_section(table, test)
     lines += _valid_section(table, real, test, pred, valid_cv, version.config, seed)
-    lines += _members_section(table, test, pred, reported, version)
+    lines += _members_section(table, test, pred, reported, chosen.scores["rmse_top10"], version)
     lines += _space_section(table, real, test, pred)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines))
@@ -187,7 +187,7 @@ def _valid_section(table, real, test, pred, valid_cv: bool, config, seed: int) -
     return lines
 
 
-def _members_section(table, test, pred, reported: TopCv, version) -> list[str]:
+def _members_section(table, test, pred, reported: TopCv, selected: float, version) -> list[str]:
     if pred.members is None:
         return []
     members = pred.members
@@ -208,8 +208,11 @@ def _members_section(table, test, pred, reported: TopCv, version) -> list[str]:
         f"the 1% of the space the oracle rates best, {spread(top_real):.3f} over the real top-10% test cells; "
         f"the oracle's cross-validated RMSE within the top 10%: {error:.3f} points. Members fitted to the same "
         f"data err together, so their spread is widened to that error where narrower (factor "
-        f"{error / max(spread(top_pred), 1e-12):.1f} at the oracle's top 1%). The oracle version states "
-        f"`top_error` = {version.top_error} points, recorded with every run.", "",
+        f"{error / max(spread(top_pred), 1e-12):.1f} at the oracle's top 1%). Every run records the oracle "
+        f"version's `top_error`, {version.top_error} points: the chosen model's RMSE within the top 10% on the "
+        f"selection folds, {selected:.3f}"
+        + (" (rounded)." if round(selected, 2) == version.top_error else ": they differ; update the version.")
+        + " The verdicts widen the members' spread at the runs' final cells to it.", "",
     ]
 
 
