@@ -1,16 +1,16 @@
-"""The NAS-Bench-101 surrogate oracle: model families, their cross-validation on the real cells, and
-the cached predictions for every cell (the report is `nb101_report`).
+"""The NAS-Bench-101 surrogate oracle: model families, oracle members, and the cached predictions for
+every cell (the test model is chosen by `nb101_topcv`, the report is `nb101_report`).
 
 Real data: one 108-epoch training of 20,001 uniform cells (`nb101/nb101_subset20k.csv.gz`: validation
-accuracy, training time) and the mean test accuracy over NB101's 3 repeats of 6,760 further cells
-(`nb101/nb101_test_evox6760.csv.gz`, mostly 5- and 6-vertex cells). Three models: the validation
-accuracy (the search metric) and training time (the cost) from the 20k cells, the test accuracy (the
-final metric) by a test family that may also use the 20k cells. A family is chosen by 10-fold
-cross-validation (Kendall tau overall and above the median; for test accuracy also the error weighted
-to the space's vertex counts). Features come from the batch encodings of `predictors.encodings` on the
-cell table's padded arrays; the GNN from `predictors.layers`; the boosted trees from xgboost directly
-(DESIGN.md, "Dependencies"). All are imported where used: registering the benchmark must not pay for
-loading them.
+accuracy, training time) and the mean test accuracy over NB101's 3 repeats of further cells: 6,760
+(`nb101/nb101_test_evox6760.csv.gz`, mostly 5- and 6-vertex cells) or 12,959 (`nb101_test_cec12959`,
+those and 6,199 more, rich in top cells), per oracle version (`nb101.SURROGATES`). Three models: the
+validation accuracy (the search metric) and training time (the cost) from the 20k cells, the test
+accuracy (the final metric) by a test family that may also use the 20k cells; and, where the config
+asks, members: the test model refitted on grouped bootstrap resamples of the test cells. Features come
+from the batch encodings of `predictors.encodings` on the cell table's padded arrays; the GNN from
+`predictors.layers`; the boosted trees from xgboost directly (DESIGN.md, "Dependencies"). All are
+imported where used: registering the benchmark must not pay for loading them.
 
 Everything is seeded and single-threaded: xgboost with a fixed seed and one thread, torch with
 explicit generators on one thread, so retraining reproduces the predictions bit for bit, whatever the
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,7 +43,6 @@ COST = "train_time_108"
 TEST_FILE = "nb101/nb101_test_evox6760.csv.gz"
 TEST_FILE_12959 = "nb101/nb101_test_cec12959.csv.gz"  # the 6,760 above and 6,199 more, rich in top cells
 TEST_TARGET = "test_acc_108"  # mean of NB101's 3 repeats, fraction in the file; percent here
-N_FOLDS = 10
 MAX_PATH = space.MAX_VERTICES - 2  # interior vertices on the longest path
 N_PATH_FEATURES = sum(len(space.OPS) ** k for k in range(MAX_PATH + 1))  # 364
 N_FEATURES = 21 + 5 * len(space.OPS) + N_PATH_FEATURES + 1 + 6 + len(space.OPS)  # 410
@@ -378,68 +376,8 @@ def fit_model(family: str, target: str, table: space.CellTable, train_rows: np.n
     return XgbModel(_booster(encode(table, train_rows), TRANSFORMS[target][0](y), config, seed), encode, target)
 
 
-# ---------------------------------------------------------------------------------------------- CV
-@dataclass(frozen=True)
-class CvResult:
-    family: str
-    target: str
-    folds: pd.DataFrame  # per fold: tau, spearman, mae, and the same above the median
-    oof: np.ndarray  # out-of-fold predictions
-    fold_of: np.ndarray  # fold of each real cell
-    seconds: float
-
-    def summary(self) -> dict[str, float]:
-        return {f"{c}_mean": float(self.folds[c].mean()) for c in self.folds} | {
-            f"{c}_sd": float(self.folds[c].std(ddof=1)) for c in self.folds
-        }
-
-
-def _scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    from scipy import stats
-
-    return {
-        "tau": float(stats.kendalltau(y, pred).statistic),
-        "spearman": float(stats.spearmanr(y, pred).statistic),
-        "mae": float(np.mean(np.abs(y - pred))),
-    }
-
-
-def cross_validate(family: str, table: space.CellTable, real: RealCells, config: SurrogateConfig,
-                   seed: int, target: str = TARGET, n_folds: int = N_FOLDS) -> CvResult:
-    """K-fold CV; 'above the median' = cells whose real value exceeds the median of all real cells."""
-    y = _target(real, target)
-    folds = np.random.default_rng(seed).permutation(len(y)) % n_folds
-    oof = np.empty_like(y)
-    start = time.perf_counter()
-    for k in range(n_folds):
-        test = folds == k
-        oof[test] = fit_predict(family, target, table, real.rows[~test], y[~test], real.rows[test], config, seed + k)
-    return CvResult(family, target, _fold_scores(y, oof, folds), oof, folds, time.perf_counter() - start)
-
-
-def average_cv(members: list[CvResult], real: RealCells) -> CvResult:
-    """The CV of the mean of several families' out-of-fold predictions (same folds)."""
-    folds = members[0].fold_of
-    oof = np.mean([m.oof for m in members], axis=0)
-    y = _target(real, members[0].target)
-    name = "+".join(m.family for m in members)
-    return CvResult(name, members[0].target, _fold_scores(y, oof, folds), oof, folds, sum(m.seconds for m in members))
-
-
 def _target(real: RealCells, target: str) -> np.ndarray:
     return real.valid_acc if target == TARGET else real.train_time
-
-
-def _fold_scores(y: np.ndarray, oof: np.ndarray, folds: np.ndarray) -> pd.DataFrame:
-    import pandas as pd
-
-    top = y > np.median(y)
-    rows = []
-    for k in np.unique(folds):
-        test = folds == k
-        above = _scores(y[test & top], oof[test & top])
-        rows.append(_scores(y[test], oof[test]) | {f"{m}_above_median": v for m, v in above.items()})
-    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------------- test accuracy
@@ -508,46 +446,6 @@ TEST_FAMILIES: dict[str, Callable[[TestFit], XgbModel | RefitModel | OffsetModel
     "joint": _joint,
     "test-only": _test_only,
 }
-
-
-@dataclass(frozen=True)
-class TestCvResult:
-    family: str
-    folds: pd.DataFrame  # per fold: tau, spearman, mae, and above the median
-    errors: dict[str, float]  # over all held-out cells: MAE, RMSE, bias; plain and weighted by vertex count
-    seconds: float
-
-
-def cross_validate_test(family: str, table: space.CellTable, real: RealCells, test: RealTestCells,
-                        config: SurrogateConfig, seed: int, n_folds: int = N_FOLDS) -> TestCvResult:
-    """K-fold CV over the test cells. No held-out cell's validation label is used: the validation cells
-    that are also test cells (333) are left out of every fit, and the validation model that families
-    lean on is fitted once on the remaining validation cells."""
-    from scipy import stats
-
-    start = time.perf_counter()
-    keep = ~np.isin(real.rows, test.rows)
-    real = RealCells(real.rows[keep], real.valid_acc[keep], real.train_time[keep], real.params[keep], real.sha256)
-    valid_model = fit_model(config.family, TARGET, table, real.rows, real.valid_acc, config, seed) \
-        if family in NEEDS_VALID_MODEL else None
-    folds = np.random.default_rng(seed).permutation(len(test.rows)) % n_folds
-    oof = np.empty_like(test.test_acc)
-    for k in range(n_folds):
-        out = folds == k
-        model = TEST_FAMILIES[family](TestFit(table, real, test.subset(~out), config, seed + k, valid_model))
-        oof[out] = model.predict(table, test.rows[out])
-    y = test.test_acc
-    err = oof - y
-    n = table.n_vertices[test.rows]
-    errors = {
-        "mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err**2))), "bias": float(err.mean()),
-        "mae_w": float(np.average(np.abs(err), weights=test.weight)),
-        "rmse_w": float(np.sqrt(np.average(err**2, weights=test.weight))),
-        "bias_w": float(np.average(err, weights=test.weight)),
-        "mae_7": float(np.mean(np.abs(err[n == 7]))),
-        "tau_7": float(stats.kendalltau(y[n == 7], oof[n == 7]).statistic),
-    }
-    return TestCvResult(family, _fold_scores(y, oof, folds), errors, time.perf_counter() - start)
 
 
 # ---------------------------------------------------------------------------------------------- oracle
