@@ -132,8 +132,8 @@ def test_runs_reported_before_their_last_incumbent_carry_no_member_values():
 # ---------------------------------------------------------------------------------------------- run records
 def test_a_run_records_its_final_incumbent_under_every_member():
     from suite import benchmarks
-    from suite.runner import execute
-    from suite.spec import Budget, ExperimentSpec
+    from suite.running.runner import execute
+    from suite.running.spec import Budget, ExperimentSpec
 
     run = ExperimentSpec(("nb301",), ("rs",), (0,), Budget(4), experiment_seed=5).runs()[0]
     frame, meta = execute(run)
@@ -150,10 +150,10 @@ def test_a_run_records_its_final_incumbent_under_every_member():
 def test_verify_checks_the_recorded_member_values(tmp_path):
     import json
 
-    from suite import verify
-    from suite.runner import run_experiment
-    from suite.spec import Budget, ExperimentSpec
-    from suite.store import Store
+    from suite.running import verify
+    from suite.running.runner import run_experiment
+    from suite.running.spec import Budget, ExperimentSpec
+    from suite.running.store import Store
 
     store = Store(tmp_path / "store")
     runs = ExperimentSpec(("nb301",), ("rs",), (0,), Budget(3), experiment_seed=6).runs()

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from suite import significance
+from suite.analysis import significance
 
 AGREEMENT = 0.8  # "(nearly) every member": 4 of 5
 

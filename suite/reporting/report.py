@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite.analysis import bayesian, collect, exact, significance, stats
-from suite.analysis import oracle_error
+from suite.analysis import bayesian, collect, exact, oracle_error, significance, stats
 from suite.errors import NasreproError
 from suite.reporting import document as doc
 from suite.reporting import figures, literature, provenance
