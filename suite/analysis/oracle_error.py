@@ -5,7 +5,8 @@ Every run records its final incumbent's final metric under each oracle member (`
 `oracle_members`: NB101's refits of its test model on resampled real cells, NB301's YAHPO surrogate
 shifted by models of its disagreement with the official NB301 XGB surrogate). Members fitted to the
 same data err together, so their spread understates the error: at the runs' final cells it is compared
-with the oracle's cross-validated error at the top (`top_error`, points), and where narrower every
+with the oracle's error at the top (`top_error`, points: NB101's cross-validated on real cells, NB301's
+the disagreement with a second surrogate), and where narrower every
 member's deviation from the members' mean is scaled up by `widening = top_error / spread` (>= 1), keeping
 the members' pattern across cells (what makes them err together) and giving them the measured size.
 
@@ -94,7 +95,7 @@ def verdicts(finals: pd.DataFrame, metas: Mapping[str, dict], primary: Mapping[s
 def sentence(row: Mapping) -> str:
     """The verdict in words, with the oracle's error at the top."""
     a, b = row["method_a"], row["method_b"]
-    error = f"the oracle's cross-validated error at the top: ±{row['top_error']:.2f} points per cell"
+    error = f"the oracle's error at the top: ±{row['top_error']:.2f} points per cell"
     shifts = (f"A-B shift under the widened members {significance.signed(row['member_shift_low'])} to "
               f"{significance.signed(row['member_shift_high'])} points")
     if row["holds"]:

@@ -497,8 +497,11 @@ def _oracle_error_section(c: _Context) -> list[doc.Block]:
             "its final cell under every oracle member (refits of the final metric's model on resampled real "
             "cells; on NB301, YAHPO shifted by models of its disagreement with the official NB301 XGB "
             "surrogate). Members fitted to the same data err together, so where their spread at the runs' "
-            "final cells is narrower than the oracle's cross-validated error at the top, every member's "
-            "deviation is scaled up to it (widening). A verdict of the main oracle holds only if the same "
+            "final cells is narrower than the oracle's error at the top, every member's "
+            "deviation is scaled up to it (widening; the error at the top is, for NB101, the RMSE within the "
+            "real top 10% cross-validated with grouped folds, results/nb101/surrogate.md; for NB301, the "
+            "offset-corrected disagreement with the official NB301 XGB surrogate over the 10% of its 1,218 "
+            "labelled cells YAHPO rates best). A verdict of the main oracle holds only if the same "
             f"method is significantly better (same test, Holm) under at least {oracle_error.AGREEMENT:.0%} of "
             "the widened members; otherwise the two methods are not distinguishable on this oracle. This "
             "covers the final metric's model error at the cells where the searches ended; it does not cover "
@@ -511,8 +514,8 @@ def _oracle_error_section(c: _Context) -> list[doc.Block]:
         first = rows.iloc[0]
         blocks.append(doc.Paragraph(
             f"{name} ({first['oracle']}, {first['members']} members): member spread at the final cells "
-            f"{first['member_spread']:.3f} points, cross-validated error at the top {first['top_error']:.2f} "
-            f"points, widening ×{first['widening']:.2f}; {int(rows['holds'].sum())} of {len(rows)} pairs hold."))
+            f"{first['member_spread']:.3f} points, the oracle's error at the top {first['top_error']:.2f} points, "
+            f"widening ×{first['widening']:.2f}; {int(rows['holds'].sum())} of {len(rows)} pairs hold."))
         blocks.append(doc.Bullets(tuple(oracle_error.sentence(r) for _, r in rows.iterrows())))
     return blocks
 
