@@ -1,18 +1,59 @@
+"""Hermetic tests: everything a test run writes goes under one temporary directory, made here before any
+test module is imported (modules copy os.environ for their subprocesses) and removed at the end of the run.
+
+`NASREPRO_CACHE` is a cache of this run alone, so the NB101 cell table and the small surrogate below are
+built once per run, on any machine, and the user's cache is never touched. Other programs' caches
+(matplotlib's font list, Dask's configuration files, anything under XDG_CACHE_HOME) go there too. In this
+process `nb101` is the NB101 benchmark with a small surrogate (fitted in seconds, predictions cached for the
+run): the tests need its cell table and an oracle to query, not the reported surrogate, whose fit would
+take minutes of the budget of `make test`.
+"""
+
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from suite import benchmarks
+RUN_DIR = Path(tempfile.mkdtemp(prefix="nasrepro-tests-"))
+HERMETIC_ENV = {
+    "NASREPRO_CACHE": str(RUN_DIR / "nasrepro-cache"),
+    "XDG_CACHE_HOME": str(RUN_DIR / "xdg-cache"),
+    "MPLCONFIGDIR": str(RUN_DIR / "matplotlib"),
+    "DASK_CONFIG": str(RUN_DIR / "dask-config"),
+}
+os.environ.update(HERMETIC_ENV)
+
+from suite import benchmarks  # noqa: E402 - after the environment is set: nothing may see the user's cache
+from suite.benchmarks import nb101, nb101_surrogate  # noqa: E402
+
+# The NB101 oracle of the tests (tests/test_nb101.py, tests/test_blind.py, and `nb101` of the registry here).
+NB101_SMALL = nb101.Nb101Settings(
+    surrogate=nb101_surrogate.SurrogateConfig(family="xgb-adj", cost_family="xgb-adj", xgb_rounds=15, xgb_depth=4)
+)
+benchmarks.register("nb101", lambda: nb101.Nb101(NB101_SMALL, official_path=None),
+                    "NAS-Bench-101 with the tests' small surrogate", replace=True)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def nb201_c10():
     return benchmarks.get("nb201-cifar10")
+
+
+@pytest.fixture(scope="session")
+def nb101_small() -> nb101.Nb101:
+    """Built on first use (cell table and surrogate predictions into the run's cache), then shared."""
+    return benchmarks.get("nb101")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from predictors.layers import build_module
 from suite import benchmarks, registry
 from suite.api import SearchContext
 from suite.benchmarks.base import Observation
-from suite.benchmarks.nb201 import OPS, str_to_arch
+from suite.benchmarks.nb201_space import OPS, str_to_arch
 from suite.constraints import Constraint
 from suite.errors import NasreproError
 

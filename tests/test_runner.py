@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from suite import registry
-from suite.benchmarks.nb201 import str_to_arch
+from suite.benchmarks.nb201_space import str_to_arch
 from suite.errors import NasreproError
 from suite.running.runner import execute, run_experiment
 from suite.running.spec import Budget, ExperimentSpec, parse_seeds

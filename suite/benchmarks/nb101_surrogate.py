@@ -598,10 +598,11 @@ def predictions(
     real = real_cells(table)
     test = real_test_cells(table)
     key = cache_key(config, seed, {DATA_FILE: real.sha256, TEST_FILE: test.sha256})
-    path = data.cache_dir() / f"nb101_surrogate_{key}.npz"  # refuses an unwritable cache before training
+    path = data.cache_dir() / f"nb101_surrogate_{key}.npz"
     arrays = cache_files.load_npz(path, "NB101 surrogate predictions")
     if arrays is not None and set(arrays) >= {"valid_acc", "test_acc", "train_time"}:
         return SurrogatePredictions(arrays["valid_acc"], arrays["test_acc"], arrays["train_time"], key)
+    data.writable_cache_dir()  # an unwritable cache is refused before training, a complete one is only read
     acc, test_acc, cost = train_and_predict(table, real, test, config, seed)
     cache_files.save_npz(path, {"valid_acc": acc, "test_acc": test_acc, "train_time": cost})
     return SurrogatePredictions(acc, test_acc, cost, key)

@@ -13,8 +13,10 @@ import ctypes
 import logging
 import os
 import queue
+import re
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from typing import Any, Protocol
 from suite.errors import NasreproError
 
 Task = Callable[[Any, str], Any]
+REMOTE_DRAIN_S = 120.0  # after a stop, how long runs in flight on a remote cluster are waited for
 _PR_SET_PDEATHSIG = 1
 
 
@@ -118,6 +121,17 @@ def _dask_task(task: Task, run: Any, root: str) -> Any:
     return task(run, root)
 
 
+def _key(run_id: str) -> str:
+    return f"nasrepro-run-{run_id}"
+
+
+def _executing(keys: list[str], dask_worker: Any = None) -> list[str]:
+    """On a worker (by `Client.run`): which of `keys` it is computing, cancelled or not."""
+    wanted = set(keys)
+    return [key for key, ts in dask_worker.state.tasks.items()
+            if key in wanted and ts.state in ("executing", "long-running", "cancelled", "resumed")]
+
+
 class DaskExecutor:
     """A Dask cluster: the one at `scheduler`, or a LocalCluster of `workers` single-threaded processes."""
 
@@ -127,6 +141,8 @@ class DaskExecutor:
         except ImportError as exc:  # pragma: no cover - distributed is a dependency
             raise NasreproError("--executor dask needs the `distributed` package") from exc
         self.cluster = None
+        self.client = None
+        self._futures: dict[Any, Any] = {}  # future -> its run
         # Dask's own log lines stay quiet, with a local cluster or a remote scheduler: a lost worker's runs
         # are named by the runner, one line each, and Dask's account of the same loss (e.g. the client's
         # "Couldn't gather 1 keys, rescheduling") would come as lines of another format. Dask's config gives
@@ -150,28 +166,54 @@ class DaskExecutor:
                 self.client = Client(self.cluster)
             else:
                 self.client = Client(scheduler, timeout="10s")
-        except OSError as exc:
+        except OSError as exc:  # refused, unreachable, timed out
             self.stop()
             raise NasreproError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+        except Exception as exc:  # something else answers: an HTTP server's reply read as a frame length, ...
+            self.stop()
+            raise NasreproError(
+                f"no Dask scheduler at {scheduler}: what answers there does not speak Dask's protocol "
+                f"({type(exc).__name__})"
+            ) from exc
 
     def results(self, task: Task, runs: Sequence, root: str) -> Iterator[tuple[Any, Callable[[], Any]]]:
         from distributed import as_completed
 
-        futures = {
-            self.client.submit(_dask_task, task, run, root, pure=False, key=f"nasrepro-run-{run.run_id}"): run
-            for run in runs
+        futures = self._futures = {
+            self.client.submit(_dask_task, task, run, root, pure=False, key=_key(run.run_id)): run for run in runs
         }
         try:
             for future in as_completed(futures):
                 yield futures[future], future.result
         finally:
-            self.client.cancel(list(futures))
             self.stop()
 
+    def _cancel(self) -> None:
+        """Cancel the queued runs. A remote worker cannot be made to drop a run it is computing (a local
+        cluster's workers are ended with it): those finish and store their run, so they are waited for
+        (up to REMOTE_DRAIN_S), and the count of stored runs given after a stop is what the store holds."""
+        pending = [future for future in self._futures if not future.done()]
+        if not pending:
+            return
+        keys = [_key(self._futures[future].run_id) for future in pending]
+        running = self._executing(keys) if self.cluster is None else set()
+        self.client.cancel(pending)
+        deadline = time.monotonic() + REMOTE_DRAIN_S
+        while running and time.monotonic() < deadline:
+            time.sleep(0.2)
+            running &= self._executing(keys)
+
+    def _executing(self, keys: list[str]) -> set[str]:
+        try:
+            found = self.client.run(_executing, keys)
+        except Exception:  # the cluster is going away: nothing more can be learned or waited for
+            return set()
+        return {key for keys_of_worker in found.values() for key in keys_of_worker}
+
     def stop(self) -> None:
-        client = getattr(self, "client", None)
-        if client is not None:
-            client.close()
+        if self.client is not None:
+            self._cancel()
+            self.client.close()
             self.client = None
         if self.cluster is not None:
             self.cluster.close()
@@ -190,9 +232,27 @@ def _dask(options: ExecutorOptions) -> Executor:
 EXECUTORS: dict[str, Callable[[ExecutorOptions], Executor]] = {"local": _local, "dask": _dask}
 
 
+# What Dask's client accepts as a scheduler address: [protocol://]host[:port], host a name, IPv4 or [IPv6].
+_ADDRESS = re.compile(r"(?:(?P<protocol>[a-z]+)://)?(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d+))?")
+_PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse what cannot be a Dask scheduler's address with one line (Dask's own errors come as a
+    ValueError from deep inside its client)."""
+    found = _ADDRESS.fullmatch(address)
+    if found is None or (found["protocol"] or "tcp") not in _PROTOCOLS or not 0 < int(found["port"] or 1) < 65536:
+        raise NasreproError(
+            f"--scheduler {address!r} is not a Dask scheduler address: [{'|'.join(_PROTOCOLS)}://]HOST:PORT, "
+            "e.g. tcp://127.0.0.1:8786"
+        )
+
+
 def get(name: str, options: ExecutorOptions) -> Executor:
     if name not in EXECUTORS:
         raise NasreproError(f"unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
     if options.scheduler is not None and name != "dask":
         raise NasreproError("--scheduler needs --executor dask")
+    if options.scheduler is not None:
+        check_scheduler(options.scheduler)
     return EXECUTORS[name](options)
