@@ -246,3 +246,25 @@ def test_a_run_lost_with_its_worker_before_it_was_stored_is_failed_and_named(tmp
     run = one_run(queries=10)
     outcome = run_experiment([run], Store(tmp_path), progress=False)
     assert list(outcome.failed) == [run.run_id] and "RuntimeError: worker lost" in outcome.failed[run.run_id]
+
+
+@pytest.mark.parametrize("order", ["as found", "reversed"])
+def test_a_later_cell_of_equal_search_metric_does_not_replace_the_incumbent(nb201_c10, order):
+    """NB201 has cells of equal validation accuracy and different test accuracy: the first one found stays
+    the incumbent (`>` not `>=`), or the reported final would depend on the order of equally good cells."""
+    from suite.benchmarks.nb201_space import arch_to_str
+    from suite.runner import _Trajectory
+
+    table = nb201_c10.table
+    ties = table.groupby(nb201_c10.search_metric).filter(lambda g: g[nb201_c10.dataset.final_column].nunique() > 1)
+    first, second = (str_to_arch(s) for s in ties.sort_values(nb201_c10.search_metric)["arch_str"].iloc[:2])
+    assert nb201_c10.query(first).value == nb201_c10.query(second).value
+    if order == "reversed":
+        first, second = second, first
+    assert nb201_c10.final(first)["test_acc"] != nb201_c10.final(second)["test_acc"]
+    trajectory = _Trajectory(nb201_c10, None)
+    for arch in (first, second):
+        trajectory.add(arch, arch_to_str(arch), nb201_c10.query(arch))
+    frame = trajectory.frame()
+    assert frame["incumbent_key"].tolist() == [arch_to_str(first)] * 2
+    assert frame["incumbent_final"].tolist() == [nb201_c10.final(first)["test_acc"]] * 2
