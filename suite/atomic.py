@@ -40,7 +40,7 @@ def output_dir(path: str | Path, flag: str = "--out") -> Iterator[Path]:
     call created are removed again where they are still empty: a failed command leaves nothing behind."""
     target = Path(path)
     created = [p for p in (target, *target.parents) if not p.exists()]  # the deepest first
-    checked = check_writable_dir(target, flag)
+    checked = check_writable_dir(path, flag)
     try:
         yield checked
     except BaseException:

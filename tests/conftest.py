@@ -29,19 +29,21 @@ HERMETIC_ENV = {
     "DASK_CONFIG": str(RUN_DIR / "dask-config"),
 }
 os.environ.update(HERMETIC_ENV)
+# A relative path a command is given (or makes up, as `--out ""` once did) lands in the run's directory too.
+START_DIR = Path.cwd()
+(RUN_DIR / "cwd").mkdir()
+os.chdir(RUN_DIR / "cwd")
 
-from suite import benchmarks  # noqa: E402 - after the environment is set: nothing may see the user's cache
-from suite.benchmarks import nb101, nb101_surrogate  # noqa: E402
+from conftest_small import register_small_nb101  # noqa: E402 - after the environment: no user cache is seen
 
-# The NB101 oracle of the tests (tests/test_nb101.py, tests/test_blind.py, and `nb101` of the registry here).
-NB101_SMALL = nb101.Nb101Settings(
-    surrogate=nb101_surrogate.SurrogateConfig(family="xgb-adj", cost_family="xgb-adj", xgb_rounds=15, xgb_depth=4)
-)
-benchmarks.register("nb101", lambda: nb101.Nb101(NB101_SMALL, official_path=None),
-                    "NAS-Bench-101 with the tests' small surrogate", replace=True)
+from suite import benchmarks  # noqa: E402
+from suite.benchmarks import nb101  # noqa: E402
+
+register_small_nb101()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    os.chdir(START_DIR)
     shutil.rmtree(RUN_DIR, ignore_errors=True)
 
 

@@ -8,6 +8,7 @@ cancels what is queued and ends the workers, and is safe to call twice.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import logging
@@ -15,6 +16,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +28,7 @@ from typing import Any, Protocol
 from suite.errors import NasreproError
 
 Task = Callable[[Any, str], Any]
+IDENTIFY_S = 10.0  # how long a scheduler may take to say what it is
 REMOTE_DRAIN_S = 120.0  # after a stop, how long runs in flight on a remote cluster are waited for
 _PR_SET_PDEATHSIG = 1
 
@@ -132,6 +135,37 @@ def _executing(keys: list[str], dask_worker: Any = None) -> list[str]:
             if key in wanted and ts.state in ("executing", "long-running", "cancelled", "resumed")]
 
 
+def _identify(address: str) -> None:
+    """Ask what answers at a tcp:// address for its identity before a Client connects: a server of another
+    kind (an HTTP server) makes Dask's client hang or fail deep inside (a reply read as a frame length of
+    exbibytes); here it is one line. Other protocols need their security settings, so Client checks them."""
+    found = _ADDRESS.fullmatch(address)
+    if (found["protocol"] or "tcp") != "tcp":
+        return
+    try:
+        socket.create_connection((found["host"].strip("[]"), int(found["port"] or 8786)), timeout=10).close()
+    except OSError as exc:
+        raise NasreproError(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}") from None
+
+    async def identity() -> Any:
+        from distributed.comm import connect
+
+        comm = await connect(address, timeout=IDENTIFY_S)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    try:
+        reply = asyncio.run(asyncio.wait_for(identity(), IDENTIFY_S))
+    except Exception as exc:  # timed out, closed, or a reply that is no Dask message (MemoryError, ...)
+        reply = type(exc).__name__
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise NasreproError(f"no Dask scheduler at {address}: what answers there does not speak Dask's protocol "
+                            f"({reply if isinstance(reply, str) else 'not a scheduler'})")
+
+
 class DaskExecutor:
     """A Dask cluster: the one at `scheduler`, or a LocalCluster of `workers` single-threaded processes."""
 
@@ -165,7 +199,11 @@ class DaskExecutor:
                 )
                 self.client = Client(self.cluster)
             else:
+                _identify(scheduler)
                 self.client = Client(scheduler, timeout="10s")
+        except NasreproError:
+            self.stop()
+            raise
         except OSError as exc:  # refused, unreachable, timed out
             self.stop()
             raise NasreproError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
