@@ -358,10 +358,14 @@ def test_two_writers_on_one_store_both_succeed_with_the_runs_of_one_run(made, tm
 
 
 # -- signals: a clean stop, nothing orphaned -------------------------------------------------------------------
-def _start(tmp_path, request):
-    args = [sys.executable, "-m", "suite.cli", "run", "--benchmark", "nb201-cifar10", "--method", "rs,re",
+def _start_args(tmp_path) -> list[str]:
+    return [sys.executable, "-m", "suite.cli", "run", "--benchmark", "nb201-cifar10", "--method", "rs,re",
             "--seeds", "0-199", "--budget", "100", "--quiet", "--workers", "2", "--out", str(tmp_path / "s")]
-    process = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _start(tmp_path, request):
+    process = subprocess.Popen(_start_args(tmp_path), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
     request.addfinalizer(process.kill)  # a test that fails (e.g. a hung stop) leaves no process behind
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(Store(tmp_path / "s").run_ids()) < 2:
@@ -413,6 +417,28 @@ def test_kill_9_of_the_parent_leaves_no_orphan_and_the_rerun_completes(tmp_path,
                      "100", "--quiet", "--out", str(tmp_path / "s")]) == 0
     assert not [p for p in store.runs_dir.iterdir() if p.name.startswith(".partial-")]  # the dead writers'
     assert store.damaged() == {} and len(store.run_ids()) >= 8
+
+
+def test_one_of_two_local_workers_killed_is_one_line_with_the_count_and_the_rerun_completes(tmp_path, request):
+    """A dead worker breaks the whole local pool: every run it had not finished fails at once, with one cause,
+    so it is said once, with the count (it was one line per run: 18 lines of BrokenProcessPool)."""
+    process, workers = _start(tmp_path, request)
+    workers = [w for w in workers if "spawn_main" in " ".join(w.cmdline())]
+    workers[0].kill()
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 1, err
+    assert "Traceback" not in err
+    lost = re.fullmatch(r"failed: (\d+) runs lost when a worker process died \(BrokenProcessPool\); rerun the same "
+                        r"command to compute them", err.strip())
+    assert lost, err
+    stored, already, failed = map(int, re.fullmatch(r"(\d+) runs stored, (\d+) already in \S+, (\d+) failed",
+                                                     out.strip()).groups())
+    store = Store(tmp_path / "s")
+    assert failed == int(lost[1]) and stored == len(store.run_ids()) and stored + failed == 400 and not already
+    assert _all_gone(workers) and store.damaged() == {}
+    rerun = nasrepro(*_start_args(tmp_path)[3:])
+    assert rerun.returncode == 0, rerun.stderr
+    assert re.fullmatch(rf"{failed} runs stored, {stored} already in \S+, 0 failed", rerun.stdout.strip())
 
 
 # A stop signal raises wherever the main thread is; with thousands of queued runs it often lands while the
