@@ -56,6 +56,24 @@ def limit_threads() -> None:
     threadpool_limits(limits=1)
 
 
+def quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (which every spawned worker shares) with its stderr on
+    /dev/null. Workers are killed by design (a stop, a lost parent, a fault), and a worker killed while it
+    writes to the tracker's pipe leaves half a message there: the tracker prints a traceback, and warnings
+    about the semaphores the dead worker could not release, into this process's stderr, which promises
+    one line. Nothing else is lost: the tracker cleans up all the same."""
+    from multiprocessing import resource_tracker
+
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        resource_tracker.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _die_with_parent(parent: int) -> None:
     """A worker ends when the process that started it ends, even by kill -9 (Linux: PR_SET_PDEATHSIG)."""
     if sys.platform.startswith("linux"):
@@ -87,6 +105,7 @@ class LocalExecutor:
     """Local worker processes (spawned, so each starts clean)."""
 
     def __init__(self, workers: int) -> None:
+        quiet_resource_tracker()
         self.pool = ProcessPoolExecutor(
             workers, mp_context=get_context("spawn"), initializer=_init_local_worker, initargs=(os.getpid(),)
         )
@@ -189,6 +208,7 @@ class DaskExecutor:
             self._quiet.enter_context(silence_logging_cmgr(logging.CRITICAL, root=name))
         try:
             if scheduler is None:
+                quiet_resource_tracker()
                 # The cluster's processes are silenced too (silence_logs). With no dashboard the scheduler
                 # still serves HTTP, by default on port 8787: a second cluster on the machine would find it
                 # taken and warn, so it takes a free local port.
