@@ -277,7 +277,7 @@ def test_foreign_entries_are_moved_aside_by_run_as_the_refusal_says(made, store,
 def test_a_store_whose_runs_is_a_file_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "runs").write_text("not a directory")
-    monkeypatch.setattr("suite.runner.execute", lambda run: pytest.fail("a run was computed"))
+    monkeypatch.setattr("suite.running.runner.execute", lambda run: pytest.fail("a run was computed"))
     for command in (["store", "check", "{s}"], ["verify", "{s}"], ["report", "{s}", "--out", str(tmp_path / "r")]):
         assert cli.main([part.format(s=tmp_path / "s") for part in command]) == 2
         err = capsys.readouterr().err.strip().splitlines()

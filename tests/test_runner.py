@@ -253,7 +253,7 @@ def test_a_later_cell_of_equal_search_metric_does_not_replace_the_incumbent(nb20
     """NB201 has cells of equal validation accuracy and different test accuracy: the first one found stays
     the incumbent (`>` not `>=`), or the reported final would depend on the order of equally good cells."""
     from suite.benchmarks.nb201_space import arch_to_str
-    from suite.runner import _Trajectory
+    from suite.running.runner import _Trajectory
 
     table = nb201_c10.table
     ties = table.groupby(nb201_c10.search_metric).filter(lambda g: g[nb201_c10.dataset.final_column].nunique() > 1)
