@@ -189,7 +189,9 @@ QUIET_CHECK = """
 import logging, sys
 from distributed import LocalCluster
 from suite.running.executors import DaskExecutor
-remote = LocalCluster(n_workers=0, processes=False, dashboard_address=None) if sys.argv[1] == "remote" else None
+# a free port for its HTTP server too: 8787 may be taken (by another cluster, or start_dask_run on purpose)
+remote = LocalCluster(n_workers=0, processes=False, dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) if sys.argv[1] == "remote" else None
 executor = DaskExecutor(1, remote.scheduler_address if remote else None)
 logging.getLogger("distributed.client").warning("Couldn't gather 1 keys, rescheduling")
 logging.getLogger("distributed.worker").warning("a worker's complaint")

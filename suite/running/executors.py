@@ -159,7 +159,7 @@ def _identify(address: str) -> None:
     kind (an HTTP server) makes Dask's client hang or fail deep inside (a reply read as a frame length of
     exbibytes); here it is one line. Other protocols need their security settings, so Client checks them."""
     found = _ADDRESS.fullmatch(address)
-    if (found["protocol"] or "tcp") != "tcp":
+    if found is None or (found["protocol"] or "tcp") != "tcp":  # e.g. inproc:// (a cluster in this process)
         return
     try:
         socket.create_connection((found["host"].strip("[]"), int(found["port"] or 8786)), timeout=10).close()
