@@ -7,6 +7,7 @@ its old version by a rename (atomic on one filesystem). Files of the target that
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -31,6 +32,26 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
     except OSError as exc:
         raise NasreproError(f"{flag} {target} is not writable: {exc.strerror or exc}") from None
     return target
+
+
+@contextmanager
+def output_dir(path: str | Path, flag: str = "--out") -> Iterator[Path]:
+    """`check_writable_dir(path)` for a command's output; if the command then fails, the directories this
+    call created are removed again where they are still empty: a failed command leaves nothing behind."""
+    target = Path(path)
+    created = [p for p in (target, *target.parents) if not p.exists()]  # the deepest first
+    checked = check_writable_dir(path, flag)
+    try:
+        yield checked
+    except BaseException:
+        if created:
+            for parent, _, _ in sorted(os.walk(target), key=lambda entry: -len(entry[0])):
+                with contextlib.suppress(OSError):  # not empty: something was made there, it stays
+                    os.rmdir(parent)
+            for directory in created[1:]:
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+        raise
 
 
 def make_writable_dir(path: Path) -> None:

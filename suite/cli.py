@@ -102,6 +102,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise NasreproError(f"unknown executor {args.executor!r}; known: {', '.join(executors.EXECUTORS)}")
     if args.scheduler is not None and args.executor != "dask":
         raise NasreproError("--scheduler needs --executor dask")
+    if args.scheduler is not None:
+        executors.check_scheduler(args.scheduler)
     if args.scheduler is None:  # on a cluster the scheduler decides how many runs go at once
         _check_workers(args.workers)
     spec = ExperimentSpec(
@@ -113,18 +115,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_cache(spec.benchmarks)
     runs = spec.runs()  # validates everything before the first byte is written
     _warn_shadowed(spec)
-    atomic.check_writable_dir(args.out)
-    outcome = run_experiment(runs, Store(args.out), workers=args.workers, progress=not args.quiet,
-                             executor=args.executor, scheduler=args.scheduler)
+    Store(args.out).check_layout()
+    with atomic.output_dir(args.out):
+        outcome = run_experiment(runs, Store(args.out), workers=args.workers, progress=not args.quiet,
+                                 executor=args.executor, scheduler=args.scheduler)
     for run_id, moved in outcome.repaired.items():
         print(f"damaged run {run_id} moved to {moved} and computed again", file=sys.stderr)
-    print(
-        f"{len(outcome.stored)} runs stored, {len(outcome.skipped)} already in {args.out}, "
-        f"{len(outcome.failed)} failed"
-    )
+    for name, what in outcome.foreign.items():
+        print(f"foreign entry runs/{name} ({what})", file=sys.stderr)
+    failed = len(outcome.failed) + len(outcome.lost)
+    print(f"{len(outcome.stored)} runs stored, {len(outcome.skipped)} already in {args.out}, {failed} failed")
     for message in outcome.failed.values():
         print(f"failed: {message}", file=sys.stderr)
-    return 1 if outcome.failed else 0
+    if outcome.lost:  # one cause, one line: the pool breaks for every run it had not finished
+        print(f"failed: {len(outcome.lost)} runs lost when a worker process died (BrokenProcessPool); rerun the "
+              "same command to compute them", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _warn_shadowed(spec) -> None:
@@ -148,8 +154,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     only = list(_names(args.benchmark)) if args.benchmark else None
     if not args.rope >= 0:
         raise NasreproError(f"--rope takes a non-negative number of points, not {args.rope}")
-    out = atomic.check_writable_dir(args.out)
-    with atomic.staged(out) as stage:
+    with atomic.output_dir(args.out) as out, atomic.staged(out) as stage:
         path = write_report([Path(s) for s in args.stores], stage, budget=args.budget, title=args.title,
                             benchmarks=only, rope=args.rope)
     print(f"report written to {out / path.relative_to(stage)}")
@@ -168,10 +173,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from suite import atomic
 
     _check_stores(args.stores)
-    out = atomic.check_writable_dir(args.out)
-    board = leaderboard.build(collect.load([Path(s) for s in args.stores]), budgets)
-    with atomic.staged(out) as stage:
-        path = leaderboard.write(board, stage, args.stores)
+    with atomic.output_dir(args.out) as out:
+        board = leaderboard.build(collect.load([Path(s) for s in args.stores]), budgets)
+        with atomic.staged(out) as stage:
+            path = leaderboard.write(board, stage, args.stores)
     print(f"leaderboard written to {out / path.relative_to(stage)} (and .csv, .html)")
     return 0
 
@@ -221,16 +226,20 @@ def cmd_store_check(args: argparse.Namespace) -> int:
     store = Store(args.store)
     if not store.root.is_dir():
         raise NasreproError(f"no results store at {args.store}")
-    damaged = store.damaged()
-    print(f"{args.store}: {len(store.run_ids())} verified runs, {len(damaged)} damaged or foreign entries")
+    store.check_layout()
+    damaged, stale = store.damaged(), store.stale_partial()
+    print(f"{args.store}: {len(store.run_ids())} verified runs, {len(damaged)} damaged or foreign entries, "
+          f"{len(stale)} stale temp directories")
     for name, why in damaged.items():
         if args.repair:
             print(f"  {name}: {why}; moved to {store.quarantine(name)}")
         else:
             print(f"  {name}: {why}")
-    if damaged and not args.repair:
+    for name in store.discard_partial() if args.repair else stale:  # a temp directory holds no run
+        print(f"  {name}: temp directory of a writer that is gone{'; removed' if args.repair else ''}")
+    if (damaged or stale) and not args.repair:
         print(f"repair: nasrepro store check {args.store} --repair, then rerun the command that made the store")
-    return 1 if damaged and not args.repair else 0
+    return 1 if (damaged or stale) and not args.repair else 0
 
 
 def cmd_predictors(args: argparse.Namespace) -> int:

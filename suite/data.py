@@ -83,9 +83,19 @@ def data_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """`NASREPRO_CACHE`, or the user cache directory; created on demand."""
+    """`NASREPRO_CACHE`, or the user cache directory; created on demand. It may be read-only (a cache prepared
+    once and shared with a cluster's workers): whatever would write into it asks `writable_cache_dir()`."""
     env = os.environ.get(CACHE_ENV)
     path = Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("nasrepro"))
+    if path.is_dir():
+        return path
+    return writable_cache_dir(path)
+
+
+def writable_cache_dir(path: Path | None = None) -> Path:
+    """The cache directory, proved writable: called before work whose result must be cached (enumerating,
+    fitting), so an unusable cache is refused before that work, not after it."""
+    path = path or cache_dir()
     try:
         make_writable_dir(path)
     except OSError as exc:

@@ -1,18 +1,61 @@
+"""Hermetic tests: everything a test run writes goes under one temporary directory, made here before any
+test module is imported (modules copy os.environ for their subprocesses) and removed at the end of the run.
+
+`NASREPRO_CACHE` is a cache of this run alone, so the NB101 cell table and the small surrogate below are
+built once per run, on any machine, and the user's cache is never touched. Other programs' caches
+(matplotlib's font list, Dask's configuration files, anything under XDG_CACHE_HOME) go there too. In this
+process `nb101` is the NB101 benchmark with a small surrogate (fitted in seconds, predictions cached for the
+run): the tests need its cell table and an oracle to query, not the reported surrogate, whose fit would
+take minutes of the budget of `make test`.
+"""
+
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from suite import benchmarks
+RUN_DIR = Path(tempfile.mkdtemp(prefix="nasrepro-tests-"))
+HERMETIC_ENV = {
+    "NASREPRO_CACHE": str(RUN_DIR / "nasrepro-cache"),
+    "XDG_CACHE_HOME": str(RUN_DIR / "xdg-cache"),
+    "MPLCONFIGDIR": str(RUN_DIR / "matplotlib"),
+    "DASK_CONFIG": str(RUN_DIR / "dask-config"),
+}
+os.environ.update(HERMETIC_ENV)
+# A relative path a command is given (or makes up, as `--out ""` once did) lands in the run's directory too.
+START_DIR = Path.cwd()
+(RUN_DIR / "cwd").mkdir()
+os.chdir(RUN_DIR / "cwd")
+
+from conftest_small import register_small_nb101  # noqa: E402 - after the environment: no user cache is seen
+
+from suite import benchmarks  # noqa: E402
+from suite.benchmarks import nb101  # noqa: E402
+
+register_small_nb101()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    os.chdir(START_DIR)
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def nb201_c10():
     return benchmarks.get("nb201-cifar10")
+
+
+@pytest.fixture(scope="session")
+def nb101_small() -> nb101.Nb101:
+    """Built on first use (cell table and surrogate predictions into the run's cache), then shared."""
+    return benchmarks.get("nb101")
 
 
 @pytest.fixture

@@ -4,14 +4,17 @@ The runner gives a method a SearchContext whose `space` is the search space alon
 every object reachable from that context, and from each method built on it after a round of ask/tell,
 with the walker of `nasrepro check-method` (suite/checks/reach.py: attributes by `vars`, `__slots__`,
 class attributes and properties, bound methods' `__self__`, closure cells, `__wrapped__`, defaults,
-partials, containers), and assert that no Benchmark, no bound `query`/`final`, no ONNX session and no
-array or list equal to an accuracy column is among them. Imports are the other way to an oracle; a
-static check refuses them in methods/ and predictors/.
+partials, containers), and assert that no Benchmark, no bound `query`/`final`, no ONNX session and
+nothing holding accuracies (a float array, tensor, list, Series or DataFrame with more distinct accuracy
+values than a search is told: a column, part of one, a table kept on a space) is among them. Imports are
+the other way to an oracle; a static check refuses them in methods/ and predictors/: a method may import a
+space module (`nb201_space`, `nb101_space`, `darts_space`, ...), never an oracle's (`nb201` reads the table).
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import functools
 import types
@@ -23,16 +26,12 @@ import torch
 
 from suite import benchmarks, registry
 from suite.api import SearchContext
-from suite.benchmarks import nb101, nb101_space, nb101_surrogate, nb201
+from suite.benchmarks import nb201_space
 from suite.checks.reach import ORACLE_NAMES, accuracies, leaks
 from suite.running.runner import search_context
 from suite.running.spec import Budget, ExperimentSpec
 
 ROOT = Path(__file__).resolve().parents[1]
-# The NB101 oracle of tests/test_nb101.py: a small surrogate, so that its cached predictions are shared.
-NB101_SMALL = nb101.Nb101Settings(
-    surrogate=nb101_surrogate.SurrogateConfig(family="xgb-adj", cost_family="xgb-adj", xgb_rounds=15, xgb_depth=4)
-)
 
 
 # ---------------------------------------------------------------------------------------------- the walker
@@ -59,6 +58,9 @@ def _plants(bench) -> dict[str, object]:
         oracle = bench
 
     WithClassAttribute.__module__ = "methods.planted"
+    keeping_the_table = copy.copy(bench.space)
+    keeping_the_table.table = bench.table  # the planted bug of issue 21: NB201's space kept the table
+    valid = bench.table[bench.search_metric]
     return {
         "attribute": types.SimpleNamespace(x=bench),
         "slot": holder,
@@ -73,11 +75,17 @@ def _plants(bench) -> dict[str, object]:
         "sorted table": np.sort(bench.table[bench.search_metric].to_numpy()),
         "deep": [[[[types.SimpleNamespace(y=(bench,))]]]],
         "table as tensor": torch.as_tensor(bench.table[bench.search_metric].to_numpy().copy()),
+        "a space keeping the table": keeping_the_table,
+        "the table's final column": bench.table[bench.dataset.final_column],
+        "part of a column": valid.to_numpy()[::4].copy(),
+        "columns side by side": np.stack([valid.to_numpy(), bench.space.cost_table()["flops_m"]]),
+        "a shuffled tensor": torch.tensor(np.random.default_rng(0).permutation(valid.to_numpy())),
     }
 
 
 CHANNELS = ["attribute", "slot", "closure", "bound query", "bound method's self", "partial", "wrapped", "property",
-            "class attribute", "table as list", "sorted table", "deep", "table as tensor"]
+            "class attribute", "table as list", "sorted table", "deep", "table as tensor", "a space keeping the table",
+            "the table's final column", "part of a column", "columns side by side", "a shuffled tensor"]
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
@@ -101,15 +109,10 @@ def test_the_walk_follows_a_plugins_own_classes_when_told_its_package(nb201_c10)
 
 
 # ---------------------------------------------------------------------------------------------- the tests
-def _nb101() -> nb101.Nb101:
-    if not nb101_space.CellTable.path().is_file():
-        pytest.skip(f"no NB101 cell table at {nb101_space.CellTable.path()}: `nasrepro data prepare nb101` builds it")
-    return nb101.Nb101(NB101_SMALL, official_path=None)
-
-
 def _bench(name: str):
-    """(benchmark, its accuracy columns): everything a method must not be able to reach."""
-    bench = _nb101() if name == "nb101" else benchmarks.get(name)
+    """(benchmark, its accuracy columns): everything a method must not be able to reach. NB101 is the tests'
+    (tests/conftest.py): its cell table and a small surrogate, built in the test run's cache."""
+    bench = benchmarks.get(name)
     return bench, accuracies(bench)
 
 
@@ -161,6 +164,15 @@ def test_the_walk_catches_a_method_given_the_benchmark(nb201_c10, method_name):
     assert leaks(method, accuracies(nb201_c10))
 
 
+def test_the_walk_catches_a_space_that_keeps_the_table(nb201_c10):
+    """The planted bug of issue 21 (NB201's space keeping `table`), reached as a method reaches it."""
+    space = copy.copy(nb201_c10.space)
+    space.table = nb201_c10.table
+    seeds = np.random.SeedSequence(0)
+    context = SearchContext(space, np.random.default_rng(seeds), seeds)
+    assert [leak.path for leak in leaks(context, accuracies(nb201_c10))] == ["context.space.table"]
+
+
 def test_a_context_refuses_a_benchmark(nb201_c10):
     seeds = np.random.SeedSequence(0)
     with pytest.raises(TypeError, match="pass benchmark.space"):
@@ -172,20 +184,20 @@ def test_the_space_answers_as_the_benchmark_did(nb201_c10):
     space, rng = nb201_c10.space, np.random.default_rng(0)
     for _ in range(20):
         arch = space.sample(rng)
-        assert nb201_c10.key(arch) == space.key(arch) == nb201.arch_to_str(arch)
+        assert nb201_c10.key(arch) == space.key(arch) == nb201_space.arch_to_str(arch)
         assert space.from_graph(space.graph(arch)) == arch
         row = nb201_c10.table.iloc[nb201_c10._row[arch]]
         costs = space.costs(arch)
         assert costs["train_time_s"] == row["cifar10-valid/train_time_200"]
         assert costs["latency_ms/pixel3"] == row["latency_ms/pixel3"]
-        n3, n1 = arch.count(nb201.OPS.index("nor_conv_3x3")), arch.count(nb201.OPS.index("nor_conv_1x1"))
+        n3, n1 = arch.count(nb201_space.OPS.index("nor_conv_3x3")), arch.count(nb201_space.OPS.index("nor_conv_1x1"))
         assert costs["flops_m"] == pytest.approx(7.78305 + 35.38944 * n3 + 3.93216 * n1)
     assert "flops_m" not in benchmarks.get("nb201-cifar100").space.costs((0,) * 6)  # the formula is CIFAR-10's
 
 
 # ---------------------------------------------------------------------------------------------- imports
-# Modules of the space alone (nb201: for its constants; its oracle class is refused by name below).
-STRUCTURE = {"base", "nb101_space", "darts_space", "darts_formats", "darts_size", "nb201"}
+# Modules of the space alone. The oracles' modules (nb201 reads the table; nb101, nb301) are refused whole.
+STRUCTURE = {"base", "nb101_space", "darts_space", "darts_formats", "darts_size", "nb201_space"}
 # suite.data: the data files themselves (a method could read the table from disk).
 FORBIDDEN_MODULES = {"suite.running.runner", "suite.running.store", "suite.analysis.collect", "suite.running.verify",
                      "suite.data", "importlib", "onnxruntime"}
@@ -240,7 +252,8 @@ def test_no_search_code_imports_or_names_the_oracle():
     "from suite.benchmarks.nb201 import Nb201",
     "from suite.benchmarks import nb201\nnb201.Nb201", "x = space.query(a)", "x = b.final_values",
     "importlib.import_module('suite.benchmarks')", "__import__('suite')", "from suite import data",
-    "from suite.data import require",
+    "from suite.data import require", "from suite.benchmarks import nb201", "from suite.benchmarks.nb201 import OPS",
+    "from suite.benchmarks.nb201 import DATA_FILE, _read_table",
 ])
 def test_the_import_check_sees_each_way_in(tmp_path, source):
     path = tmp_path / "case.py"
@@ -250,6 +263,6 @@ def test_the_import_check_sees_each_way_in(tmp_path, source):
 
 def test_the_import_check_allows_the_space_modules(tmp_path):
     path = tmp_path / "case.py"
-    path.write_text("from suite.benchmarks import nb201, darts_space\nfrom suite.benchmarks.base import Arch\n"
-                    "n = nb201.N_EDGES\nfinal = 1\n")
+    path.write_text("from suite.benchmarks import nb201_space, darts_space\nfrom suite.benchmarks.base import Arch\n"
+                    "from suite.benchmarks.nb201_space import OPS\nn = nb201_space.N_EDGES\nfinal = 1\n")
     assert _offences(path) == []

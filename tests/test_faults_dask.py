@@ -189,7 +189,9 @@ QUIET_CHECK = """
 import logging, sys
 from distributed import LocalCluster
 from suite.running.executors import DaskExecutor
-remote = LocalCluster(n_workers=0, processes=False, dashboard_address=None) if sys.argv[1] == "remote" else None
+# a free port for its HTTP server too: 8787 may be taken (by another cluster, or start_dask_run on purpose)
+remote = LocalCluster(n_workers=0, processes=False, dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) if sys.argv[1] == "remote" else None
 executor = DaskExecutor(1, remote.scheduler_address if remote else None)
 logging.getLogger("distributed.client").warning("Couldn't gather 1 keys, rescheduling")
 logging.getLogger("distributed.worker").warning("a worker's complaint")
@@ -273,3 +275,28 @@ def test_kill_9_of_the_command_ends_its_cluster_and_the_rerun_completes_the_stor
     run_experiment(fault_runs(), store, progress=False)
     assert trajectories(store) == local_faults
     assert not [p for p in store.runs_dir.iterdir() if p.name.startswith(".partial-")]  # the dead workers'
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_a_remote_scheduler_counts_what_the_store_holds_once_the_runs_in_flight_end(
+        local_faults, tmp_path, request):
+    """A remote worker cannot be made to drop the run it is computing: it finishes and stores it after the
+    client has gone. The stop waits for those runs, so the count it prints is what the store holds."""
+    address, _ = cli_cluster(request, 2)
+    out = tmp_path / "store"
+    command = [sys.executable, "-m", "suite.cli", *FAULT_RUN[:-2], "--scheduler", address, "--out", str(out)]
+    process = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    request.addfinalizer(process.kill)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and len(Store(out).run_ids()) < 2:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=180)
+    assert process.returncode == 130, stderr
+    stored = int(re.fullmatch(r"nasrepro: interrupted: (\d+) of 200 runs stored; rerun the same command to resume",
+                              stderr.strip())[1])
+    time.sleep(5)  # a run the workers were still computing would be stored by now
+    assert len(Store(out).run_ids()) == stored < 200
+    rerun = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert trajectories(Store(out)) == local_faults

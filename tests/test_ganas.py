@@ -13,7 +13,7 @@ from predictors.layers import build_module
 from suite import benchmarks, registry
 from suite.api import SearchContext
 from suite.benchmarks.base import Observation
-from suite.benchmarks.nb201 import OPS, str_to_arch
+from suite.benchmarks.nb201_space import OPS, str_to_arch
 from suite.constraints import Constraint
 from suite.errors import NasreproError
 
@@ -596,3 +596,35 @@ def test_evenly_spaced_steps_become_a_slice_that_picks_the_same_steps():
         index = _as_slice(steps)
         assert list(range(20))[index] == steps if isinstance(index, slice) else index == steps
     assert isinstance(_as_slice([1, 3, 5]), slice) and not isinstance(_as_slice([0, 2, 5]), slice)
+
+
+def test_a_sampling_temperature_raised_in_one_proposal_round_is_reset_for_the_next(nb201_c10):
+    """The escalation is per round: a round whose first batches bring nothing new samples at 1, 2, 4, ...,
+    and the next round starts again at 1 (kept raised, every later round would sample far from G)."""
+    method = GaNas(GanasConfig(**SMALL), context(nb201_c10, 0))
+    rounds: list[list[float]] = []  # the temperature of every batch G drew for a proposal, per round
+    barren = [2]  # the first round's first two batches bring nothing new
+    propose, sample, decode = method.propose, method.generator.sample, method.decode
+
+    def propose_spy(cells, n_truth):
+        rounds.append([])
+        return propose(cells, n_truth)
+
+    def sample_spy(space, cells, inputs, gen, temperature=1.0):
+        if rounds:
+            rounds[-1].append(temperature)
+        return sample(space, cells, inputs, gen, temperature)
+
+    def decode_spy(actions):
+        if len(rounds) == 1 and barren[0] > 0 and rounds[0]:
+            barren[0] -= 1
+            return [None] * len(actions)
+        return decode(actions)
+
+    method.propose, method.generator.sample, method.decode = propose_spy, sample_spy, decode_spy
+    while len(rounds) < 2:
+        archs = method.ask()
+        method.tell(archs, [nb201_c10.query(a) for a in archs])
+    assert rounds[0][:3] == [1.0, 2.0, 4.0]
+    assert rounds[1][0] == 1.0
+    assert method.diagnostics()["max_temperature"] == 4.0

@@ -206,3 +206,20 @@ def test_labels_keep_predictors_and_settings_apart(tmp_path):
     labels = sorted(collect.load([s.root]).runs["method"])
     assert labels[:2] == ["bo+gp", "bo+xgb"]
     assert labels[2].startswith("re#") and labels[3].startswith("re#") and labels[2] != labels[3]
+
+
+def test_each_benchmark_draws_its_own_bootstrap_resample_of_the_seeds(tmp_path):
+    """s-b is s-a with the methods' results swapped seed by seed, two datasets of one space (so resampling
+    the spaces changes nothing). One resample of the seeds used for both benchmarks (a generator seeded again
+    per benchmark) would rank x on s-b exactly as y on s-a in every draw: every average rank would be 1.5 and
+    the interval a point. Independent draws give an interval."""
+    s = Store(tmp_path / "store")
+    rng = np.random.default_rng(7)
+    u, v = rng.normal(size=20), rng.normal(size=20)
+    for repeat in range(20):
+        for benchmark, (x, y) in {"s-a": (u, v), "s-b": (v, u)}.items():
+            _write_run(s, benchmark, "x", repeat, [x[repeat]] * 3)
+            _write_run(s, benchmark, "y", repeat, [y[repeat]] * 3)
+    overall = leaderboard.build(collect.load([s.root])).overall.set_index("method")
+    assert overall["avg_rank"].to_dict() == {"x": 1.5, "y": 1.5}
+    assert (overall["rank_ci_low"] < 1.5).all() and (overall["rank_ci_high"] > 1.5).all()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,16 +102,61 @@ def test_an_unusable_cache_directory_is_one_line_and_exit_2(tmp_path, monkeypatc
     assert len(err) == 1 and "cache directory" in err[0] and data.CACHE_ENV in err[0]
 
 
-def test_a_read_only_cache_directory_is_refused_before_any_work(cache, monkeypatch):
+def test_a_read_only_cache_directory_without_the_table_is_refused_before_any_work(cache, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(data, "make_writable_dir", refuse)  # root ignores chmod: simulate EACCES
+    assert data.cache_dir() == cache  # reading needs no write
     with pytest.raises(DataError, match="not a writable directory"):
-        data.cache_dir()
+        data.writable_cache_dir()
     monkeypatch.setattr(nb101_space, "enumerate_cells", lambda: pytest.fail("enumerated before the check"))
     with pytest.raises(DataError, match="not a writable directory"):
         nb101_space.CellTable.load()
+
+
+def test_a_complete_read_only_cache_is_read(nb101_small, monkeypatch, capsys):
+    """A cache prepared once and shared read-only (a cluster's workers): only work that would write is refused."""
+    def refuse(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(data, "make_writable_dir", refuse)
+    monkeypatch.setattr(nb101_space, "enumerate_cells", lambda: pytest.fail("enumerated a cached table"))
+    assert nb101_space.CellTable.load().hashes.tolist() == nb101_small.space.table.hashes.tolist()
+    assert main(["data", "prepare", "nb101"]) == 0  # the registry's nb101 (tests/conftest.py), from the cache
+    assert "nb101: oracle" in capsys.readouterr().out
+
+
+READ_ONLY_RUN = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from conftest_small import register_small_nb101
+register_small_nb101()
+from suite.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs unshare -m as root")
+def test_a_run_reads_a_complete_cache_on_a_read_only_mount(nb101_small, tmp_path):
+    """The real thing: the test run's cache bind-mounted read-only in a mount namespace of its own."""
+    cache = data.cache_dir()
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("no mount namespaces here")
+    command = ["unshare", "-m", "sh", "-c",
+               'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"', "sh", str(cache),
+               sys.executable, "-c", READ_ONLY_RUN, str(Path(__file__).parent),
+               "run", "--benchmark", "nb101", "--method", "rs", "--seeds", "0", "--budget", "5", "--quiet",
+               "--out", str(tmp_path / "out")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.startswith("1 runs stored")
+    (tmp_path / "empty").mkdir()
+    command[6] = str(tmp_path / "empty")  # a read-only cache without the table: refused in one line, exit 2
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, data.CACHE_ENV: str(tmp_path / "empty")})
+    assert done.returncode == 2 and "not a writable directory" in done.stderr and done.stderr.count("\n") == 1
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")

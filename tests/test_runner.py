@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from suite import registry
-from suite.benchmarks.nb201 import str_to_arch
+from suite.benchmarks.nb201_space import str_to_arch
 from suite.errors import NasreproError
 from suite.running.runner import execute, run_experiment
 from suite.running.spec import Budget, ExperimentSpec, parse_seeds
@@ -144,11 +144,11 @@ def test_partial_writes_of_a_dead_writer_are_discarded_a_live_ones_kept_and_neit
     alive = _partial(store, f"{run.run_id}-0000live", os.getpid())
     elsewhere = _partial(store, f"{run.run_id}-0ther0st", int(gone.stdout), host="another-host.example")
     unnamed = store.runs_dir / f".partial-{run.run_id}-unnamed0"
-    unnamed.mkdir()  # an older version's, whose writer cannot be told: too young to be abandoned
+    unnamed.mkdir()  # an older version's or one made by hand: no writer of this version makes such a name
     assert store.run_ids() == [] and store.damaged() == {}
     run_experiment([run], store, progress=False)
     assert store.run_ids() == [run.run_id]
-    assert not dead.exists() and alive.exists() and elsewhere.exists() and unnamed.exists()
+    assert not dead.exists() and alive.exists() and elsewhere.exists() and not unnamed.exists()
 
 
 # A writer that dies the instant its temp directory exists: the window a lock file written after mkdir left open.
@@ -246,3 +246,25 @@ def test_a_run_lost_with_its_worker_before_it_was_stored_is_failed_and_named(tmp
     run = one_run(queries=10)
     outcome = run_experiment([run], Store(tmp_path), progress=False)
     assert list(outcome.failed) == [run.run_id] and "RuntimeError: worker lost" in outcome.failed[run.run_id]
+
+
+@pytest.mark.parametrize("order", ["as found", "reversed"])
+def test_a_later_cell_of_equal_search_metric_does_not_replace_the_incumbent(nb201_c10, order):
+    """NB201 has cells of equal validation accuracy and different test accuracy: the first one found stays
+    the incumbent (`>` not `>=`), or the reported final would depend on the order of equally good cells."""
+    from suite.benchmarks.nb201_space import arch_to_str
+    from suite.running.runner import _Trajectory
+
+    table = nb201_c10.table
+    ties = table.groupby(nb201_c10.search_metric).filter(lambda g: g[nb201_c10.dataset.final_column].nunique() > 1)
+    first, second = (str_to_arch(s) for s in ties.sort_values(nb201_c10.search_metric)["arch_str"].iloc[:2])
+    assert nb201_c10.query(first).value == nb201_c10.query(second).value
+    if order == "reversed":
+        first, second = second, first
+    assert nb201_c10.final(first)["test_acc"] != nb201_c10.final(second)["test_acc"]
+    trajectory = _Trajectory(nb201_c10, None)
+    for arch in (first, second):
+        trajectory.add(arch, arch_to_str(arch), nb201_c10.query(arch))
+    frame = trajectory.frame()
+    assert frame["incumbent_key"].tolist() == [arch_to_str(first)] * 2
+    assert frame["incumbent_final"].tolist() == [nb201_c10.final(first)["test_acc"]] * 2

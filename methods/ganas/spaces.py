@@ -53,10 +53,10 @@ class Nb201Space:
 
     @classmethod
     def build(cls, benchmark: Benchmark) -> Nb201Space:
-        from suite.benchmarks import nb201
+        from suite.benchmarks import nb201_space
 
-        template = benchmark.graph((0,) * nb201.N_EDGES)
-        return cls(template, len(nb201.OPS))
+        template = benchmark.graph((0,) * nb201_space.N_EDGES)
+        return cls(template, len(nb201_space.OPS))
 
     @property
     def graph_ops(self) -> tuple[str, ...]:

@@ -16,15 +16,19 @@ _ORACLES: dict[str, tuple[str, ...]] = {}  # benchmarks with a choice of oracles
 
 
 def register(name: str, factory: Callable[..., Benchmark], description: str,
-             oracles: tuple[str, ...] | None = None) -> None:
+             oracles: tuple[str, ...] | None = None, replace: bool = False) -> None:
     """`oracles`: the oracle names the benchmark can be built with (`factory(oracle=NAME)`); None: one
-    oracle, the one `factory()` builds."""
-    if name in _FACTORIES:
+    oracle, the one `factory()` builds. `replace`: swap a registered benchmark for another (the tests' small
+    NB101 surrogate), before first use."""
+    if name in _FACTORIES and not replace:
         raise ValueError(f"benchmark {name!r} registered twice")
+    get.cache_clear()
     _FACTORIES[name] = factory
     _DESCRIPTIONS[name] = description
     if oracles is not None:
         _ORACLES[name] = tuple(oracles)
+    else:
+        _ORACLES.pop(name, None)
 
 
 def names() -> list[str]:

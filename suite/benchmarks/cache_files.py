@@ -44,7 +44,7 @@ def load_npz(path: Path, what: str) -> dict[str, np.ndarray] | None:
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write atomically, then the digest; the directory must have been checked with data.cache_dir()."""
+    """Write atomically, then the digest; the directory must have been checked with data.writable_cache_dir()."""
     try:
         with replaced(path) as tmp:
             with tmp.open("wb") as fh:  # a file object: np.savez would append ".npz" to a path

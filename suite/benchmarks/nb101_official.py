@@ -295,7 +295,7 @@ def load_official(source: Path) -> tuple[Nb101Results, str]:
     The cache records the source's size, mtime and sha256; a changed source is converted again."""
     stat = source.stat()
     stamp = np.array([stat.st_size, stat.st_mtime_ns], dtype=np.int64)
-    cached = _converted_path(source)  # data.cache_dir() refuses an unwritable cache before converting
+    cached = _converted_path(source)
     npz = cache_files.load_npz(cached, "converted NB101 official results")
     if npz is not None:
         try:
@@ -304,6 +304,7 @@ def load_official(source: Path) -> tuple[Nb101Results, str]:
                 return Nb101Results(**fields), str(npz["sha256"])
         except KeyError:
             pass  # another layout: convert again
+    data.writable_cache_dir()  # an unwritable cache is refused before converting, a complete one is only read
     results = READERS[source.name](source)
     sha256 = data.sha256_of(source)
     arrays = {name: getattr(results, name) for name in Nb101Results.__dataclass_fields__}

@@ -393,7 +393,7 @@ class CellTable:
     @classmethod
     def load(cls) -> CellTable:
         """The cached table, enumerating the space first if there is no valid cache."""
-        path = cls.path()  # data.cache_dir() refuses an unwritable cache here, before any enumerating
+        path = cls.path()
         arrays = cache_files.load_npz(path, "NB101 cell table")
         if arrays is not None:
             try:
@@ -402,6 +402,7 @@ class CellTable:
                     return cells
             except KeyError:
                 pass  # from another version: rebuild below
+        data.writable_cache_dir()  # an unwritable cache is refused before enumerating, a complete one only read
         cells = enumerate_cells()
         cells.save(path)
         return cells

@@ -570,12 +570,13 @@ def predictions(
     real = real_cells(table)
     test = real_test_cells(table, test_file)
     key = cache_key(config, seed, {DATA_FILE: real.sha256, test_file: test.sha256})
-    path = data.cache_dir() / f"nb101_surrogate_{key}.npz"  # refuses an unwritable cache before training
+    path = data.cache_dir() / f"nb101_surrogate_{key}.npz"
     arrays = cache_files.load_npz(path, "NB101 surrogate predictions")
     wanted = {"valid_acc", "test_acc", "train_time"} | ({"members"} if config.members else set())
     if arrays is not None and set(arrays) >= wanted:
         return SurrogatePredictions(arrays["valid_acc"], arrays["test_acc"], arrays["train_time"], key,
                                     arrays.get("members"))
+    data.writable_cache_dir()  # an unwritable cache is refused before training, a complete one is only read
     acc, test_acc, cost, *members = train_and_predict(table, real, test, config, seed)
     arrays = {"valid_acc": acc, "test_acc": test_acc, "train_time": cost}
     if members:

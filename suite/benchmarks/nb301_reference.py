@@ -78,6 +78,7 @@ def reference(make_oracle: Callable[[], _Oracle], model_sha256: str, size: int =
     found = cached(model_sha256, size, seed)
     if found is not None:
         return found
+    data.writable_cache_dir()  # refused before the sample is scored, not after
     result = compute(make_oracle(), size, seed, model_sha256)
     path = cache_path(model_sha256, size, seed)
     path.parent.mkdir(parents=True, exist_ok=True)

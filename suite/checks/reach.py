@@ -5,7 +5,9 @@ The walk follows attributes (`vars`, `__slots__`, class attributes and propertie
 given packages), bound methods' `__self__`, closure cells, `__wrapped__`, defaults, partials and
 containers. An object is a leak when it is a benchmark (an oracle class, or anything with `query`,
 `final` and `data_files`), a bound `query`/`final`/`optimum`/`final_values`, an ONNX session (the NB301
-surrogate), or an array or list equal to an accuracy column of the benchmark (also sorted). Imports are
+surrogate), or anything that holds accuracies: a float array, tensor, list, Series or DataFrame with at least
+HOLDS_ACCURACIES distinct accuracy values of the benchmark (a column in any order, part of one, a table kept
+on a space), more than a search is told. Imports are
 the other way to an oracle: tests/test_blind.py checks those of methods/ and predictors/ statically.
 """
 
@@ -26,18 +28,23 @@ ORACLE_NAMES = ("query", "final", "optimum", "final_values")
 # Packages whose classes' properties and class attributes are followed: ours, plus a plugin's own package.
 OUR_PACKAGES = ("suite", "methods", "predictors")
 MAX_DEPTH = 25
+# An object holding at least this many distinct accuracy values holds accuracies: the searches checked are told
+# a few hundred at most, and a cost or an encoding shares only a few values (0, 1, ...) with accuracy columns.
+HOLDS_ACCURACIES = 1000
 
 
 def _children(obj: object, packages: tuple[str, ...]) -> Iterator[tuple[str, object]]:
     """Every object `obj` refers to that code holding `obj` could reach without an import."""
-    if isinstance(obj, np.ndarray) or type(obj).__module__.startswith(("numpy", "torch._C")):
-        return
+    if isinstance(obj, np.ndarray) or type(obj).__module__.startswith(("numpy", "torch._C", "pandas")):
+        return  # leaves: their numbers are read whole by _floats
     if isinstance(obj, Mapping):
         for k, v in list(obj.items()):
             yield f"[{k!r}]", v
             yield "<key>", k
         return
     if isinstance(obj, list | tuple | set | frozenset) or type(obj).__name__ == "deque":
+        if isinstance(obj, list | tuple) and len(obj) >= HOLDS_ACCURACIES and _numeric(obj):
+            return  # a leaf, like an array (the walk skips numbers; a million of them cost minutes)
         for i, v in enumerate(obj):
             yield f"[{i}]", v
         return
@@ -110,20 +117,27 @@ class Leak:
     what: str
 
 
-def _numbers(obj: object, n: int) -> np.ndarray | None:
-    """`obj` as a float vector, when it is an array, list or tensor of n numbers."""
+def _numeric(items: list | tuple) -> bool:
+    return all(isinstance(x, int | float) for x in items)
+
+
+def _floats(obj: object) -> np.ndarray | None:
+    """The floating-point numbers `obj` holds, flattened, when it is an array, tensor, list, Series or DataFrame."""
     torch = sys.modules.get("torch")  # no tensor exists unless torch was imported by someone
+    pandas = sys.modules.get("pandas")
     if torch is not None and isinstance(obj, torch.Tensor):
         obj = obj.detach().cpu().numpy()
-    if isinstance(obj, np.ndarray):
-        if obj.size != n or obj.dtype.kind not in "fiu":
-            return None
-        return obj.reshape(-1).astype(np.float64)
-    if isinstance(obj, list | tuple) and len(obj) == n and all(isinstance(x, float | int) for x in obj[:50]):
+    elif pandas is not None and isinstance(obj, pandas.DataFrame):
+        obj = obj.select_dtypes("float").to_numpy(dtype=np.float64)
+    elif pandas is not None and isinstance(obj, pandas.Series | pandas.Index):
+        obj = obj.to_numpy()
+    elif isinstance(obj, list | tuple) and len(obj) >= HOLDS_ACCURACIES and all(isinstance(x, float) for x in obj[:50]):
         try:
-            return np.asarray(obj, dtype=np.float64)
+            obj = np.asarray(obj, dtype=np.float64)
         except (TypeError, ValueError):
             return None
+    if isinstance(obj, np.ndarray) and obj.dtype.kind == "f" and obj.size >= HOLDS_ACCURACIES:
+        return obj.reshape(-1).astype(np.float64)
     return None
 
 
@@ -144,21 +158,17 @@ def _what(obj: object) -> str | None:
 
 def leaks(root: object, accuracies: list[np.ndarray], packages: tuple[str, ...] = OUR_PACKAGES,
           name: str = "context") -> list[Leak]:
-    """Every path from `root` to an oracle or to one of the `accuracies` columns (in any order)."""
-    sizes = {len(a) for a in accuracies}
-    references = [(a, np.sort(a)) for a in accuracies]
+    """Every path from `root` to an oracle or to an object holding `accuracies` values."""
+    known = np.unique(np.concatenate([np.asarray(a, dtype=np.float64) for a in accuracies] or [np.zeros(0)]))
     found = []
     for path, obj in walk(root, name, packages):
         what = _what(obj)
         if what is not None:
             found.append(Leak(path, what))
-            continue
-        for n in sizes:
-            vec = _numbers(obj, n)
-            if vec is not None and any(
-                len(a) == n and (np.array_equal(vec, a) or np.array_equal(np.sort(vec), s)) for a, s in references
-            ):
-                found.append(Leak(path, "an accuracy column"))
+        elif len(known) and (values := _floats(obj)) is not None:
+            held = np.unique(values[np.isin(values, known)]).size  # distinct: 0s and 1s of an encoding are not it
+            if held >= HOLDS_ACCURACIES:
+                found.append(Leak(path, f"{held:,} distinct accuracy values"))
     return found
 
 

@@ -8,13 +8,17 @@ cancels what is queued and ends the workers, and is safe to call twice.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import logging
 import os
 import queue
+import re
 import signal
+import socket
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +28,8 @@ from typing import Any, Protocol
 from suite.errors import NasreproError
 
 Task = Callable[[Any, str], Any]
+IDENTIFY_S = 10.0  # how long a scheduler may take to say what it is
+REMOTE_DRAIN_S = 120.0  # after a stop, how long runs in flight on a remote cluster are waited for
 _PR_SET_PDEATHSIG = 1
 
 
@@ -48,6 +54,24 @@ def limit_threads() -> None:
 
     os.environ["OMP_NUM_THREADS"] = "1"
     threadpool_limits(limits=1)
+
+
+def quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (which every spawned worker shares) with its stderr on
+    /dev/null. Workers are killed by design (a stop, a lost parent, a fault), and a worker killed while it
+    writes to the tracker's pipe leaves half a message there: the tracker prints a traceback, and warnings
+    about the semaphores the dead worker could not release, into this process's stderr, which promises
+    one line. Nothing else is lost: the tracker cleans up all the same."""
+    from multiprocessing import resource_tracker
+
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        resource_tracker.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -81,6 +105,7 @@ class LocalExecutor:
     """Local worker processes (spawned, so each starts clean)."""
 
     def __init__(self, workers: int) -> None:
+        quiet_resource_tracker()
         self.pool = ProcessPoolExecutor(
             workers, mp_context=get_context("spawn"), initializer=_init_local_worker, initargs=(os.getpid(),)
         )
@@ -118,6 +143,48 @@ def _dask_task(task: Task, run: Any, root: str) -> Any:
     return task(run, root)
 
 
+def _key(run_id: str) -> str:
+    return f"nasrepro-run-{run_id}"
+
+
+def _executing(keys: list[str], dask_worker: Any = None) -> list[str]:
+    """On a worker (by `Client.run`): which of `keys` it is computing, cancelled or not."""
+    wanted = set(keys)
+    return [key for key, ts in dask_worker.state.tasks.items()
+            if key in wanted and ts.state in ("executing", "long-running", "cancelled", "resumed")]
+
+
+def _identify(address: str) -> None:
+    """Ask what answers at a tcp:// address for its identity before a Client connects: a server of another
+    kind (an HTTP server) makes Dask's client hang or fail deep inside (a reply read as a frame length of
+    exbibytes); here it is one line. Other protocols need their security settings, so Client checks them."""
+    found = _ADDRESS.fullmatch(address)
+    if found is None or (found["protocol"] or "tcp") != "tcp":  # e.g. inproc:// (a cluster in this process)
+        return
+    try:
+        socket.create_connection((found["host"].strip("[]"), int(found["port"] or 8786)), timeout=10).close()
+    except OSError as exc:
+        raise NasreproError(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}") from None
+
+    async def identity() -> Any:
+        from distributed.comm import connect
+
+        comm = await connect(address, timeout=IDENTIFY_S)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    try:
+        reply = asyncio.run(asyncio.wait_for(identity(), IDENTIFY_S))
+    except Exception as exc:  # timed out, closed, or a reply that is no Dask message (MemoryError, ...)
+        reply = type(exc).__name__
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise NasreproError(f"no Dask scheduler at {address}: what answers there does not speak Dask's protocol "
+                            f"({reply if isinstance(reply, str) else 'not a scheduler'})")
+
+
 class DaskExecutor:
     """A Dask cluster: the one at `scheduler`, or a LocalCluster of `workers` single-threaded processes."""
 
@@ -127,6 +194,8 @@ class DaskExecutor:
         except ImportError as exc:  # pragma: no cover - distributed is a dependency
             raise NasreproError("--executor dask needs the `distributed` package") from exc
         self.cluster = None
+        self.client = None
+        self._futures: dict[Any, Any] = {}  # future -> its run
         # Dask's own log lines stay quiet, with a local cluster or a remote scheduler: a lost worker's runs
         # are named by the runner, one line each, and Dask's account of the same loss (e.g. the client's
         # "Couldn't gather 1 keys, rescheduling") would come as lines of another format. Dask's config gives
@@ -139,6 +208,7 @@ class DaskExecutor:
             self._quiet.enter_context(silence_logging_cmgr(logging.CRITICAL, root=name))
         try:
             if scheduler is None:
+                quiet_resource_tracker()
                 # The cluster's processes are silenced too (silence_logs). With no dashboard the scheduler
                 # still serves HTTP, by default on port 8787: a second cluster on the machine would find it
                 # taken and warn, so it takes a free local port.
@@ -149,29 +219,59 @@ class DaskExecutor:
                 )
                 self.client = Client(self.cluster)
             else:
+                _identify(scheduler)
                 self.client = Client(scheduler, timeout="10s")
-        except OSError as exc:
+        except NasreproError:
+            self.stop()
+            raise
+        except OSError as exc:  # refused, unreachable, timed out
             self.stop()
             raise NasreproError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+        except Exception as exc:  # something else answers: an HTTP server's reply read as a frame length, ...
+            self.stop()
+            raise NasreproError(
+                f"no Dask scheduler at {scheduler}: what answers there does not speak Dask's protocol "
+                f"({type(exc).__name__})"
+            ) from exc
 
     def results(self, task: Task, runs: Sequence, root: str) -> Iterator[tuple[Any, Callable[[], Any]]]:
         from distributed import as_completed
 
-        futures = {
-            self.client.submit(_dask_task, task, run, root, pure=False, key=f"nasrepro-run-{run.run_id}"): run
-            for run in runs
+        futures = self._futures = {
+            self.client.submit(_dask_task, task, run, root, pure=False, key=_key(run.run_id)): run for run in runs
         }
         try:
             for future in as_completed(futures):
                 yield futures[future], future.result
         finally:
-            self.client.cancel(list(futures))
             self.stop()
 
+    def _cancel(self) -> None:
+        """Cancel the queued runs. A remote worker cannot be made to drop a run it is computing (a local
+        cluster's workers are ended with it): those finish and store their run, so they are waited for
+        (up to REMOTE_DRAIN_S), and the count of stored runs given after a stop is what the store holds."""
+        pending = [future for future in self._futures if not future.done()]
+        if not pending:
+            return
+        keys = [_key(self._futures[future].run_id) for future in pending]
+        running = self._executing(keys) if self.cluster is None else set()
+        self.client.cancel(pending)
+        deadline = time.monotonic() + REMOTE_DRAIN_S
+        while running and time.monotonic() < deadline:
+            time.sleep(0.2)
+            running &= self._executing(keys)
+
+    def _executing(self, keys: list[str]) -> set[str]:
+        try:
+            found = self.client.run(_executing, keys)
+        except Exception:  # the cluster is going away: nothing more can be learned or waited for
+            return set()
+        return {key for keys_of_worker in found.values() for key in keys_of_worker}
+
     def stop(self) -> None:
-        client = getattr(self, "client", None)
-        if client is not None:
-            client.close()
+        if self.client is not None:
+            self._cancel()
+            self.client.close()
             self.client = None
         if self.cluster is not None:
             self.cluster.close()
@@ -190,9 +290,27 @@ def _dask(options: ExecutorOptions) -> Executor:
 EXECUTORS: dict[str, Callable[[ExecutorOptions], Executor]] = {"local": _local, "dask": _dask}
 
 
+# What Dask's client accepts as a scheduler address: [protocol://]host[:port], host a name, IPv4 or [IPv6].
+_ADDRESS = re.compile(r"(?:(?P<protocol>[a-z]+)://)?(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d+))?")
+_PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse what cannot be a Dask scheduler's address with one line (Dask's own errors come as a
+    ValueError from deep inside its client)."""
+    found = _ADDRESS.fullmatch(address)
+    if found is None or (found["protocol"] or "tcp") not in _PROTOCOLS or not 0 < int(found["port"] or 1) < 65536:
+        raise NasreproError(
+            f"--scheduler {address!r} is not a Dask scheduler address: [{'|'.join(_PROTOCOLS)}://]HOST:PORT, "
+            "e.g. tcp://127.0.0.1:8786"
+        )
+
+
 def get(name: str, options: ExecutorOptions) -> Executor:
     if name not in EXECUTORS:
         raise NasreproError(f"unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
     if options.scheduler is not None and name != "dask":
         raise NasreproError("--scheduler needs --executor dask")
+    if options.scheduler is not None:
+        check_scheduler(options.scheduler)
     return EXECUTORS[name](options)

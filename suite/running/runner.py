@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -255,7 +256,9 @@ class ExperimentOutcome:
     stored: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # already stored, before this start or by another writer
     repaired: dict[str, str] = field(default_factory=dict)  # damaged run -> where its copy was moved
+    foreign: dict[str, str] = field(default_factory=dict)  # an entry of no run of this experiment -> what, where
     failed: dict[str, str] = field(default_factory=dict)
+    lost: list[str] = field(default_factory=list)  # runs a dead local worker took down with the pool
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -279,21 +282,15 @@ def run_experiment(
     how many of the experiment's runs are stored; a second signal during that stop is ignored.
     """
     runs = list({run.run_id: run for run in runs}.values())
-    outcome = ExperimentOutcome(skipped=[r.run_id for r in runs if store.has(r.run_id)])
-    pending = [r for r in runs if r.run_id not in set(outcome.skipped)]
-    for run in pending:
-        if (store.runs_dir / run.run_id).exists() and not store.has(run.run_id):  # damaged: kept aside, redone
-            try:
-                outcome.repaired[run.run_id] = str(store.quarantine(run.run_id))
-            except FileNotFoundError:  # a concurrent `run` moved it first
-                pass
-    store.discard_partial()
-    bar = tqdm(total=len(pending), desc="runs", unit="run", disable=not progress or None, file=sys.stderr)
-    pool = None
+    store.check_layout()
+    bar, pool = None, None
     in_main = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, _raise_interrupted) for s in _STOP_SIGNALS} if in_main else {}
     try:
+        # The executor first: a cluster that cannot be reached is refused before the store is touched.
         pool = executors.get(executor, executors.ExecutorOptions(workers, scheduler))
+        outcome, pending = _prepare(runs, store)
+        bar = tqdm(total=len(pending), desc="runs", unit="run", disable=not progress or None, file=sys.stderr)
         for run, result in pool.results(_execute_and_store, pending, str(store.root)):
             _attempt(result, run, outcome, store)
             bar.update()
@@ -307,11 +304,37 @@ def run_experiment(
             pool.stop()
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
         raise Interrupted(signum, sum(store.has(r.run_id) for r in runs), len(runs)) from None
+    except BaseException:
+        if pool is not None:
+            pool.stop()
+        raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
     return outcome
+
+
+def _prepare(runs: list[RunSpec], store: Store) -> tuple[ExperimentOutcome, list[RunSpec]]:
+    """What is stored already, and the store made ready for the rest."""
+    outcome = ExperimentOutcome(skipped=[r.run_id for r in runs if store.has(r.run_id)])
+    pending = [r for r in runs if r.run_id not in set(outcome.skipped)]
+    ours = {r.run_id for r in pending}
+    # Every entry that does not verify is moved aside, the experiment's own (recomputed) and foreign ones
+    # (a misnamed run, a copy under another name, a stray file): left in place, they would keep every
+    # reader refusing the store.
+    for name, why in store.damaged().items():
+        try:
+            moved = str(store.quarantine(name))
+        except FileNotFoundError:  # a concurrent `run` moved it first
+            continue
+        if name in ours:
+            outcome.repaired[name] = moved
+        else:
+            outcome.foreign[name] = f"{why}; moved to {moved}"
+    store.discard_partial()
+    return outcome, pending
 
 
 def _attempt(call, run: RunSpec, outcome: ExperimentOutcome, store: Store) -> None:
@@ -319,6 +342,11 @@ def _attempt(call, run: RunSpec, outcome: ExperimentOutcome, store: Store) -> No
         (outcome.stored if call() else outcome.skipped).append(run.run_id)
     except NasreproError as exc:
         outcome.failed[run.run_id] = f"{run.benchmark}/{run.method}/seed {run.repeat}: {exc}"
+    except BrokenProcessPool:  # a local worker died: every run not finished by then is lost with the pool
+        if store.has(run.run_id):
+            outcome.stored.append(run.run_id)
+        else:
+            outcome.lost.append(run.run_id)
     except Exception as exc:  # a bug in one run (or a lost worker) must not cost the others; it names the run
         if store.has(run.run_id):  # its worker stored it, then died before saying so: the run is there, whole
             outcome.stored.append(run.run_id)

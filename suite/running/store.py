@@ -4,7 +4,9 @@ A run directory is written under a temporary name and renamed into place, so it 
 or not at all. It also checks itself: `meta.json` records the sha256 of the trajectory, and a run counts
 only when its directory is named after its spec's run id and its files verify. Anything else in `runs/`
 is damaged (or foreign): `runs()` never yields it, `damaged()` names it, `check()` refuses it, and a new
-`nasrepro run` moves it aside to `.damaged/` (never deleting it) and computes the run again.
+`nasrepro run` moves it aside to `.damaged/` (never deleting it), computing the run again if it is one of its
+own. A temp directory whose writer is gone (`stale_partial()`) holds no run: `run` and `store check --repair`
+remove it.
 """
 
 from __future__ import annotations
@@ -35,9 +37,8 @@ _PARTIAL_PREFIX = ".partial-"
 DAMAGED_DIR = ".damaged"
 # A temp directory is named by its writer (pid@host), so whether the writer is alive is known from the moment
 # the directory exists, with no window between mkdir and a lock file in which a killed writer's directory
-# would look live. One not so named (an older version's) is left alone this long; one whose writer ran on
-# another host cannot be checked, so it gets a day.
-_UNNAMED_GRACE_S = 600.0
+# would look live. One not so named was made by an older version or by hand, never by a live writer of this
+# one, so it is stale at once; one whose writer ran on another host cannot be checked, so it gets a day.
 _FOREIGN_HOST_GRACE_S = 86_400.0
 _WRITER = re.compile(r"-(?P<pid>\d+)@(?P<host>[^@/]+)$")
 _HOST = socket.gethostname()
@@ -90,7 +91,21 @@ class Store:
     def has(self, run_id: str) -> bool:
         return self.problem(run_id) is None
 
+    def layout_problem(self) -> str | None:
+        """None if `runs/` and `.damaged/` are directories or absent, else what is wrong: a store whose
+        `runs` is a file could store nothing, so every command refuses it before any work."""
+        for path in (self.runs_dir, self.root / DAMAGED_DIR):
+            if (path.exists() or path.is_symlink()) and not path.is_dir():
+                return f"{path} is not a directory"
+        return None
+
+    def check_layout(self) -> None:
+        problem = self.layout_problem()
+        if problem is not None:
+            raise DamagedStore(f"damaged store {self.root}: {problem}; move it aside")
+
     def _entries(self) -> list[str]:
+        self.check_layout()
         if not self.runs_dir.is_dir():
             return []
         return sorted(p.name for p in self.runs_dir.iterdir() if not p.name.startswith(_PARTIAL_PREFIX))
@@ -155,15 +170,22 @@ class Store:
             if partial.exists():
                 shutil.rmtree(partial, ignore_errors=True)
 
-    def discard_partial(self) -> int:
-        """Remove temp directories whose writer is gone; a live writer's (here or elsewhere) is left alone."""
+    def stale_partial(self) -> list[str]:
+        """Temp directories whose writer is gone (a live writer's, here or elsewhere, is not listed)."""
+        self.check_layout()
         if not self.runs_dir.is_dir():
-            return 0
-        removed = 0
-        for path in self.runs_dir.iterdir():
-            if path.name.startswith(_PARTIAL_PREFIX) and _writer_gone(path):
+            return []
+        return sorted(p.name for p in self.runs_dir.iterdir() if p.name.startswith(_PARTIAL_PREFIX) and _writer_gone(p))
+
+    def discard_partial(self) -> list[str]:
+        """Remove the stale temp directories (they hold no run: a run is stored by renaming one); their names."""
+        removed = self.stale_partial()
+        for name in removed:
+            path = self.runs_dir / name
+            if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
-                removed += 1
+            else:
+                path.unlink(missing_ok=True)
         return removed
 
     # -- reading (verified runs only; a damaged store is refused) ---------------------------------------
@@ -202,7 +224,7 @@ def _writer_gone(partial: Path) -> bool:
         return False  # its writer just renamed or removed it
     writer = _WRITER.search(partial.name)
     if writer is None:
-        return age > _UNNAMED_GRACE_S
+        return True
     if writer["host"] != _HOST:
         return age > _FOREIGN_HOST_GRACE_S
     return not process_alive(int(writer["pid"]))
