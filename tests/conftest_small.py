@@ -13,5 +13,5 @@ NB101_SMALL = nb101.Nb101Settings(
 
 
 def register_small_nb101() -> None:
-    benchmarks.register("nb101", lambda: nb101.Nb101(NB101_SMALL, official_path=None),
-                        "NAS-Bench-101 with the tests' small surrogate", replace=True)
+    benchmarks.register("nb101", lambda oracle=None: nb101.Nb101(NB101_SMALL, official_path=None, oracle=oracle),
+                        "NAS-Bench-101 with the tests' small surrogate", oracles=nb101.ORACLES, replace=True)
