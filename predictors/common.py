@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 
 from predictors.encodings import Encoding, make_encoding
-from suite.benchmarks.base import Arch, Benchmark
+from suite.benchmarks.base import Arch, SearchSpace
 from suite.errors import NasreproError
 
 
@@ -51,8 +51,8 @@ class EncodedPredictor:
     where the model has an uncertainty), all in standardized units.
     """
 
-    def __init__(self, encoding: str, benchmark: Benchmark) -> None:
-        self.encoding: Encoding = make_encoding(encoding, benchmark)
+    def __init__(self, encoding: str, space: SearchSpace[Any]) -> None:
+        self.encoding: Encoding = make_encoding(encoding, space)
         self._scaler: TargetScaler | None = None
 
     def fit(self, archs: Sequence[Arch], y: np.ndarray) -> Self:

@@ -139,7 +139,7 @@ def _tabular_oracle(cells: space.CellTable, settings: Nb101Settings, source: Pat
     )
 
 
-class Nb101(OnSpace):
+class Nb101(OnSpace[int]):
     name = "nb101"
     has_cost = True
 
@@ -150,7 +150,7 @@ class Nb101(OnSpace):
         if oracle is not None and oracle not in ORACLES:
             raise NasreproError(f"unknown oracle {oracle!r} for nb101; known: {', '.join(ORACLES)}")
         self.settings = settings or Nb101Settings()
-        self.space = space.Nb101Space(mutation=self.settings.mutation)
+        self.space: space.Nb101Space = space.Nb101Space(mutation=self.settings.mutation)
         cells = self.space.table
         source = official_path or official.official_file()
         if oracle == TABULAR_ORACLE and source is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import queue
@@ -71,7 +72,7 @@ class InlineExecutor:
 
     def results(self, task: Task, runs: Sequence, root: str) -> Iterator[tuple[Any, Callable[[], Any]]]:
         for run in runs:
-            yield run, lambda run=run: task(run, root)
+            yield run, functools.partial(task, run, root)
 
     def stop(self) -> None:
         pass
@@ -172,7 +173,7 @@ class DaskExecutor:
         client = getattr(self, "client", None)
         if client is not None:
             client.close()
-            self.client = None
+            self.client = None  # type: ignore[assignment]  # stopped: no client from here on
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None

@@ -190,7 +190,7 @@ def execute(run: RunSpec, observe: Callable[[Method, SearchContext], Method] | N
     if not trajectory.rows:
         raise NasreproError(
             f"a budget of {budget.seconds:g} simulated seconds buys no query on {run.benchmark}: the first "
-            f"proposed cell costs {obs.cost:g} s"
+            f"proposed cell costs {obs.cost:g} s"  # type: ignore[union-attr]  # the first query's: rows are empty only when it overran
         )
     frame = trajectory.frame()
     meta = {
