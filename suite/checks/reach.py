@@ -38,7 +38,7 @@ def _children(obj: object, packages: tuple[str, ...]) -> Iterator[tuple[str, obj
             yield "<key>", k
         return
     if isinstance(obj, list | tuple | set | frozenset) or type(obj).__name__ == "deque":
-        for i, v in enumerate(obj):
+        for i, v in enumerate(obj):  # type: ignore[arg-type]  # a list, tuple, set or deque: iterable
             yield f"[{i}]", v
         return
     if isinstance(obj, types.MethodType | types.BuiltinMethodType):
