@@ -543,7 +543,7 @@ def train_and_predict(table: space.CellTable, real: RealCells, test: RealTestCel
     jobs += member_fits(table, real, test, config, seed)
     models = space.parallel_map(_fit_any, jobs, "NB101 surrogate: fit")
     if needs_valid:
-        models.insert(2, test_fit_job(TestFit(table, real, test, config, seed + 2, models[0])))
+        models.insert(2, test_fit_job(TestFit(table, real, test, config, seed + 2, models[0])))  # type: ignore[arg-type]
     chunked = [m for m in models if isinstance(m, XgbModel)]
     pieces = space.parallel_map(_predict_job, [(table, chunked, rows[k : k + PREDICT_CHUNK])
                                                for k in range(0, len(rows), PREDICT_CHUNK)],

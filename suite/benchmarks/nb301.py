@@ -203,7 +203,7 @@ class Nb301(OnSpace[DartsArch]):
 
     @cached_property
     def _members(self) -> nb301_members.Members:
-        return nb301_members.fit(lambda arch: self.query(arch).value, LABELLED_FILE)
+        return nb301_members.fit(lambda arch: self.query(arch).value, LABELLED_FILE)  # type: ignore[arg-type]
 
     @property
     def oracle_top_error(self) -> float:

@@ -226,7 +226,7 @@ def oracle_members(bench: Benchmark, trajectory: _Trajectory) -> dict | None:
     values = members(trajectory.incumbent_arch)
     if values is None:
         return None
-    return {"metric": bench.final_metric, "incumbent_key": trajectory.incumbent[0],
+    return {"metric": bench.final_metric, "incumbent_key": trajectory.incumbent[0],  # type: ignore[index]  # set with incumbent_arch
             "final": [float(v) for v in values], "top_error": getattr(bench, "oracle_top_error", None)}
 
 
