@@ -17,7 +17,7 @@ STUDY_METHODS ?= rs,re,ls,ganas,ganas-mle
 # Another budget gets its own store and report: `make reproduce-nb201 BUDGET=300` -> runs/nb201-300, results/nb201-300.
 SUFFIX := $(if $(filter 150,$(BUDGET)),,-$(BUDGET))
 
-.PHONY: setup test test-slow bench lint reproduce-nb201 reproduce-nb101 reproduce-nb301 ganas-predictor ganas-variants ganas-decoder-check surrogate-report-nb101 tune-ganas budget-study-nb201 budget-study-nb101 reproduce-predictors leaderboard results-page clean
+.PHONY: setup test test-slow bench lint typecheck reproduce-nb201 reproduce-nb101 reproduce-nb301 ganas-predictor ganas-variants ganas-decoder-check surrogate-report-nb101 tune-ganas budget-study-nb201 budget-study-nb101 reproduce-predictors leaderboard results-page clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,10 @@ bench: setup
 
 lint: setup
 	$(BIN)/ruff check suite methods predictors tests examples
+
+# mypy (pinned in constraints.txt), configured in pyproject.toml: suite, methods, predictors, tests/test_types.py
+typecheck: setup
+	$(BIN)/mypy
 
 # Each reproduce target: runs into runs/<name> (resumable: rerun after an interruption), then the report.
 reproduce-nb201: setup
@@ -145,4 +149,4 @@ results-page: setup
 	$(BIN)/python -m suite.reporting.results_page --results results
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .benchmarks build *.egg-info
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .benchmarks build *.egg-info

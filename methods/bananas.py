@@ -42,13 +42,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Generic
 
 import numpy as np
 
 from predictors.encodings import ENCODINGS
 from suite import registry
 from suite.api import MethodEntry, Predictor, SearchContext
-from suite.benchmarks.base import Arch, Observation
+from suite.benchmarks.base import A, Observation
 
 ACQUISITIONS = ("its", "mean")
 # naszilla's trunc_path cutoffs (Cell101.encode, Cell201.encode), by benchmark family
@@ -88,12 +89,12 @@ def config_for(benchmark: str) -> BananasConfig:
     return BananasConfig(path_cutoff=PATH_CUTOFFS.get(benchmark.split("-")[0], 0))
 
 
-class Bananas:
-    def __init__(self, config: BananasConfig, context: SearchContext) -> None:
+class Bananas(Generic[A]):
+    def __init__(self, config: BananasConfig, context: SearchContext[A]) -> None:
         self.config = config
         self.context = context
         self.predictor = context.predictor or self._own_predictor()
-        self.archs: list[Arch] = []
+        self.archs: list[A] = []
         self.values: list[float] = []
         self.seen: set[str] = set()
         self.started = False
@@ -104,12 +105,12 @@ class Bananas:
         # and the runner's --predictor (2)
         seeds = np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, 3))
         fields = {f.name for f in dataclasses.fields(registry.predictor(c.predictor).config_cls)}
-        overrides = {"encoding": c.encoding} if "encoding" in fields else {}
+        overrides: dict[str, Any] = {"encoding": c.encoding} if "encoding" in fields else {}
         if c.path_cutoff and c.encoding == "path" and "path_cutoff" in fields:
             overrides["path_cutoff"] = c.path_cutoff
         return registry.build_predictor(c.predictor, self.context.space, seeds, overrides)
 
-    def ask(self) -> list[Arch]:
+    def ask(self) -> list[A]:
         bench, rng = self.context.space, self.context.rng
         if not self.started:
             self.started = True
@@ -119,20 +120,20 @@ class Bananas:
         candidates = CANDIDATES[self.config.candidates](self) or self._random_unseen()
         return self._select(candidates)
 
-    def ranked(self) -> list[Arch]:
+    def ranked(self) -> list[A]:
         """Evaluated cells, best first (ties: the earlier evaluated first, as naszilla's stable sort)."""
         return [self.archs[i] for i in np.argsort(-np.asarray(self.values), kind="stable")]
 
-    def offer(self, child: Arch, found: dict[str, Arch]) -> None:
+    def offer(self, child: A, found: dict[str, A]) -> None:
         """Keep a mutation if it is new (never evaluated, not yet a candidate) and feasible."""
         key = self.context.space.key(child)
         if key not in self.seen and key not in found and self.context.feasible(child):
             found[key] = child
 
-    def _random_unseen(self) -> list[Arch]:
+    def _random_unseen(self) -> list[A]:
         """Fallback when mutation finds nothing new (a tiny or tightly constrained space)."""
         bench, rng = self.context.space, self.context.rng
-        found: dict[str, Arch] = {}
+        found: dict[str, A] = {}
         for _ in range(self.config.num_candidates * self.config.patience_factor):
             arch = bench.sample(rng)
             key = bench.key(arch)
@@ -142,7 +143,7 @@ class Bananas:
                     break
         return list(found.values()) or [bench.sample(rng)]
 
-    def _select(self, candidates: list[Arch]) -> list[Arch]:
+    def _select(self, candidates: list[A]) -> list[A]:
         self.predictor.fit(self.archs, np.asarray(self.values))
         if hasattr(self.predictor, "predict_dist"):
             mean, std = self.predictor.predict_dist(candidates)
@@ -152,7 +153,7 @@ class Bananas:
         best = np.argsort(-np.asarray(score), kind="stable")[: self.config.batch_size]
         return [candidates[i] for i in best]
 
-    def tell(self, archs: list[Arch], observations: list[Observation]) -> None:
+    def tell(self, archs: list[A], observations: list[Observation]) -> None:
         bench = self.context.space
         for arch, obs in zip(archs, observations, strict=True):
             key = bench.key(arch)
@@ -163,10 +164,10 @@ class Bananas:
             self.values.append(obs.value)
 
 
-def best_first(method: Bananas) -> list[Arch]:
+def best_first(method: Bananas[A]) -> list[A]:
     """naszilla `get_candidates`: 100 mutations of the best cell, the next best only if needed."""
     c, bench, rng = method.config, method.context.space, method.context.rng
-    found: dict[str, Arch] = {}
+    found: dict[str, A] = {}
     for parent in method.ranked()[: c.patience_factor]:
         if len(found) >= c.num_candidates:
             break
@@ -175,11 +176,11 @@ def best_first(method: Bananas) -> list[Arch]:
     return list(found.values())
 
 
-def round_robin(method: Bananas) -> list[Arch]:
+def round_robin(method: Bananas[A]) -> list[A]:
     """nasrepro version 1: one mutation of each of the `num_parents` best cells in turn."""
     c, bench, rng = method.config, method.context.space, method.context.rng
     parents = method.ranked()[: c.num_parents]
-    found: dict[str, Arch] = {}
+    found: dict[str, A] = {}
     for attempt in range(c.num_candidates * c.patience_factor):
         if len(found) >= c.num_candidates:
             break
@@ -187,7 +188,7 @@ def round_robin(method: Bananas) -> list[Arch]:
     return list(found.values())
 
 
-CANDIDATES: dict[str, Callable[[Bananas], list[Arch]]] = {"best_first": best_first, "round_robin": round_robin}
+CANDIDATES: dict[str, Callable[[Bananas[Any]], list[Any]]] = {"best_first": best_first, "round_robin": round_robin}
 
 ENTRY = MethodEntry(
     "bananas", BananasConfig, Bananas,

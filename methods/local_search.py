@@ -37,9 +37,10 @@ random cells random search draws (`space.sample(context.rng)`), so seed i starts
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Generic
 
 from suite.api import MethodEntry, SearchContext
-from suite.benchmarks.base import Arch, Observation
+from suite.benchmarks.base import A, Observation
 from suite.errors import NasreproError
 
 MOVES = ("first", "best")  # naszilla query_full_nbhd=False / True
@@ -59,27 +60,27 @@ class LocalSearchConfig:
 
 
 @dataclass
-class _Climb:
+class _Climb(Generic[A]):
     """One neighbourhood scan: the current cell, its neighbours in random order, the ones evaluated."""
 
-    arch: Arch
+    arch: A
     value: float
-    order: list[Arch]
+    order: list[A]
     next: int = 0
-    scanned: list[tuple[Arch, float]] = field(default_factory=list)
+    scanned: list[tuple[A, float]] = field(default_factory=list)
 
 
-class LocalSearch:
-    def __init__(self, config: LocalSearchConfig, context: SearchContext) -> None:
+class LocalSearch(Generic[A]):
+    def __init__(self, config: LocalSearchConfig, context: SearchContext[A]) -> None:
         self.config = config
         self.context = context
         self.seen: set[str] = set()  # every cell proposed (naszilla's query_dict)
-        self.start: list[tuple[Arch, float]] = []  # the random cells of the current start
-        self.climb: _Climb | None = None
+        self.start: list[tuple[A, float]] = []  # the random cells of the current start
+        self.climb: _Climb[A] | None = None
         self.moves = 0
         self.local_optima = 0
 
-    def ask(self) -> list[Arch]:
+    def ask(self) -> list[A]:
         while self.climb is not None:
             neighbour = self._next_neighbour(self.climb)
             if neighbour is not None:
@@ -87,7 +88,7 @@ class LocalSearch:
             self._scanned_all(self.climb)
         return [self._new_random()]
 
-    def tell(self, archs: list[Arch], observations: list[Observation]) -> None:
+    def tell(self, archs: list[A], observations: list[Observation]) -> None:
         for arch, obs in zip(archs, observations, strict=True):
             if self.climb is None:
                 self.start.append((arch, obs.value))
@@ -105,7 +106,7 @@ class LocalSearch:
         """Per run: improving moves made, and local optima reached (each followed by a restart)."""
         return {"moves": float(self.moves), "local_optima": float(self.local_optima)}
 
-    def _new_random(self) -> Arch:
+    def _new_random(self) -> A:
         space, rng = self.context.space, self.context.rng
         for _ in range(MAX_DRAWS):
             arch = space.sample(rng)
@@ -113,7 +114,7 @@ class LocalSearch:
                 return arch
         raise NasreproError(f"local search drew {MAX_DRAWS:,} random cells without a new feasible one")
 
-    def _fresh(self, arch: Arch) -> bool:
+    def _fresh(self, arch: A) -> bool:
         """Whether a cell may be proposed (new and feasible); marks it as proposed if so."""
         key = self.context.space.key(arch)
         if key in self.seen or not self.context.feasible(arch):
@@ -121,12 +122,12 @@ class LocalSearch:
         self.seen.add(key)
         return True
 
-    def _climb_from(self, arch: Arch, value: float) -> None:
+    def _climb_from(self, arch: A, value: float) -> None:
         neighbours = self.context.space.neighbors(arch)
         order = self.context.rng.permutation(len(neighbours)).tolist()
         self.climb = _Climb(arch, value, [neighbours[i] for i in order])
 
-    def _next_neighbour(self, climb: _Climb) -> Arch | None:
+    def _next_neighbour(self, climb: _Climb[A]) -> A | None:
         while climb.next < len(climb.order):
             neighbour = climb.order[climb.next]
             climb.next += 1
@@ -134,7 +135,7 @@ class LocalSearch:
                 return neighbour
         return None
 
-    def _scanned_all(self, climb: _Climb) -> None:
+    def _scanned_all(self, climb: _Climb[A]) -> None:
         """The whole neighbourhood is evaluated: move to its best cell if it is better ("best"), or restart
         at a local optimum (under "first", a better neighbour would already have been moved to)."""
         best = max(climb.scanned, key=lambda cell: cell[1], default=None)  # first among equals

@@ -7,10 +7,11 @@ samples (predictors/screening.py); without one, `predictor_pool` is unused and n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Generic
 
 from predictors.screening import Screen
 from suite.api import MethodEntry, SearchContext
-from suite.benchmarks.base import Arch, Observation
+from suite.benchmarks.base import A, Observation
 
 
 @dataclass(frozen=True)
@@ -25,20 +26,20 @@ class RandomSearchConfig:
             raise ValueError("predictor_pool must be at least 1")
 
 
-class RandomSearch:
-    def __init__(self, config: RandomSearchConfig, context: SearchContext) -> None:
+class RandomSearch(Generic[A]):
+    def __init__(self, config: RandomSearchConfig, context: SearchContext[A]) -> None:
         self.config = config
         self.context = context
         self.screen = Screen(context.predictor, context.space) if context.predictor else None
 
-    def ask(self) -> list[Arch]:
+    def ask(self) -> list[A]:
         space, rng = self.context.space, self.context.rng
         if self.screen is None or not self.screen.ready:
             return [space.sample(rng) for _ in range(self.config.batch_size)]
         pool = [space.sample(rng) for _ in range(max(self.config.predictor_pool, self.config.batch_size))]
         return self.screen.best(pool, self.config.batch_size)
 
-    def tell(self, archs: list[Arch], observations: list[Observation]) -> None:
+    def tell(self, archs: list[A], observations: list[Observation]) -> None:
         """Plain random search learns nothing from results; a screening predictor learns from them."""
         if self.screen is not None:
             self.screen.observe(archs, observations)

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Generic
 
 import numpy as np
 
 from predictors.screening import Screen
 from suite.api import MethodEntry, SearchContext
-from suite.benchmarks.base import Arch, Observation
+from suite.benchmarks.base import A, Observation
 
 
 def _with_replacement(rng: np.random.Generator, population: int, size: int) -> np.ndarray:
@@ -62,16 +63,16 @@ class RegularizedEvolutionConfig:
             raise ValueError(f"tournament must be one of {sorted(TOURNAMENTS)}, not {self.tournament!r}")
 
 
-class RegularizedEvolution:
-    def __init__(self, config: RegularizedEvolutionConfig, context: SearchContext) -> None:
+class RegularizedEvolution(Generic[A]):
+    def __init__(self, config: RegularizedEvolutionConfig, context: SearchContext[A]) -> None:
         self.config = config
         self.context = context
-        self.population: deque[tuple[Arch, float]] = deque()
+        self.population: deque[tuple[A, float]] = deque()
         self.n_told = 0
         self.draw = TOURNAMENTS[config.tournament]
         self.screen = Screen(context.predictor, context.space) if context.predictor else None
 
-    def ask(self) -> list[Arch]:
+    def ask(self) -> list[A]:
         if self.n_told < self.config.initial_random:
             return [self.context.space.sample(self.context.rng)]
         members = list(self.population)
@@ -79,15 +80,15 @@ class RegularizedEvolution:
             return [self._child(members)]
         return self.screen.best([self._child(members) for _ in range(self.config.predictor_pool)], 1)
 
-    def _parent(self, members: list[tuple[Arch, float]]) -> Arch:
+    def _parent(self, members: list[tuple[A, float]]) -> A:
         """The best of a tournament sample (the first drawn among equals, as Python's max)."""
         picks = self.draw(self.context.rng, len(members), self.config.sample_size)
         return max((members[i] for i in picks), key=lambda member: member[1])[0]
 
-    def _child(self, members: list[tuple[Arch, float]]) -> Arch:
+    def _child(self, members: list[tuple[A, float]]) -> A:
         return self.context.space.mutate(self._parent(members), self.context.rng)
 
-    def tell(self, archs: list[Arch], observations: list[Observation]) -> None:
+    def tell(self, archs: list[A], observations: list[Observation]) -> None:
         if self.screen is not None:
             self.screen.observe(archs, observations)
         for arch, obs in zip(archs, observations, strict=True):

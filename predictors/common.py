@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Sequence
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 
 from predictors.encodings import Encoding, make_encoding
-from suite.benchmarks.base import Arch, Benchmark
+from suite.benchmarks.base import Arch, SearchSpace
 from suite.errors import NasreproError
 
 
@@ -51,8 +52,8 @@ class EncodedPredictor:
     where the model has an uncertainty), all in standardized units.
     """
 
-    def __init__(self, encoding: str, benchmark: Benchmark) -> None:
-        self.encoding: Encoding = make_encoding(encoding, benchmark)
+    def __init__(self, encoding: str, space: SearchSpace[Any]) -> None:
+        self.encoding: Encoding = make_encoding(encoding, space)
         self._scaler: TargetScaler | None = None
 
     def fit(self, archs: Sequence[Arch], y: np.ndarray) -> Self:
@@ -112,17 +113,76 @@ def one_torch_thread() -> Iterator[None]:
 
 def fused_adam_step(params: list, grads: list, exp_avgs: list, exp_avg_sqs: list, steps: list, *,
                     lr: float, betas: tuple[float, float], eps: float) -> None:
-    """One update by the kernel `torch.optim.Adam(fused=True).step()` runs (torch/optim/adam.py
-    `_fused_adam`), without the optimiser's per-call Python bookkeeping: `steps` are float32 scalars
-    the caller counts, as torch's Adam keeps them. The kernel is private torch API, so it is called from
-    here only; tests/test_ganas.py checks it against torch.optim.Adam bit for bit, so a torch whose
-    kernel changes fails there."""
+    """One update of `torch.optim.Adam(fused=True).step()` on flat state: `steps` are the float32 step
+    counts after this step, which the caller keeps (as torch's Adam keeps them), and `grads` the gradients.
+
+    Where the installed torch's private kernel (`torch._fused_adam_`, what torch/optim/adam.py `_fused_adam`
+    calls) exists and takes the same steps as the public optimiser (checked once per process on a probe,
+    `_kernel_is_public_adam`), it is called directly, without the optimiser's per-call Python bookkeeping;
+    otherwise the update goes through `torch.optim.Adam(fused=True)` itself. Either way the weights are
+    those of the public optimiser, bit for bit (tests/test_ganas.py, tests/test_fused_adam.py)."""
+    step = _kernel_step if _kernel_is_public_adam() else _public_step
+    step(params, grads, exp_avgs, exp_avg_sqs, steps, lr=lr, betas=betas, eps=eps)
+
+
+def _kernel_step(params: list, grads: list, exp_avgs: list, exp_avg_sqs: list, steps: list, *,
+                 lr: float, betas: tuple[float, float], eps: float) -> None:
     import torch
 
     torch._fused_adam_(
         params, grads, exp_avgs, exp_avg_sqs, [], steps,
         amsgrad=False, lr=lr, beta1=betas[0], beta2=betas[1], weight_decay=0.0, eps=eps, maximize=False,
     )
+
+
+def _public_step(params: list, grads: list, exp_avgs: list, exp_avg_sqs: list, steps: list, *,
+                 lr: float, betas: tuple[float, float], eps: float) -> None:
+    """The same update by a `torch.optim.Adam(fused=True)` holding our state: it increments the step count
+    itself, so it gets a fresh count one below ours; our gradients are lent to the parameters for the call."""
+    import torch
+
+    optimizer = torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, fused=True)
+    lent = [p.grad for p in params]
+    for p, g, m, v, s in zip(params, grads, exp_avgs, exp_avg_sqs, steps, strict=True):
+        p.grad = g
+        optimizer.state[p] = {"step": torch.tensor(float(s) - 1, dtype=torch.float32), "exp_avg": m,
+                              "exp_avg_sq": v}
+    try:
+        optimizer.step()
+    finally:
+        for p, g in zip(params, lent, strict=True):
+            p.grad = g
+
+
+@functools.cache
+def _kernel_is_public_adam() -> bool:
+    """Whether the private kernel exists here and updates as the public optimiser does: three steps on a
+    fixed probe (two parameters, counted apart), compared bit for bit. Any other torch takes the public
+    path rather than a kernel whose arguments or arithmetic may have changed."""
+    import torch
+
+    def probe() -> tuple[list, list, list, list]:
+        values = torch.linspace(-1.5, 2.0, 24, dtype=torch.float32)
+        params = [values[:16].reshape(4, 4).clone(), values[16:].clone()]
+        grads = [torch.sin(3 * p) + 0.25 for p in params]
+        return params, grads, [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params]
+
+    with torch.no_grad():
+        runs = []
+        for step in (_kernel_step, _public_step):
+            params, grads, exp_avgs, exp_avg_sqs = probe()
+            try:
+                for count in range(1, 4):
+                    live = [0, 1] if count != 2 else [0]  # the second parameter skips a step
+                    counts = [count, count if count != 3 else 2]
+                    step([params[i] for i in live], [grads[i] for i in live], [exp_avgs[i] for i in live],
+                         [exp_avg_sqs[i] for i in live],
+                         [torch.tensor(float(counts[i]), dtype=torch.float32) for i in live],
+                         lr=0.01, betas=(0.9, 0.99), eps=1e-8)
+            except (AttributeError, TypeError, RuntimeError):  # no such kernel, or other arguments
+                return False
+            runs.append(params + exp_avgs + exp_avg_sqs)
+    return all(torch.equal(a, b) for a, b in zip(*runs, strict=True))
 
 
 def torch_generator(seed_sequence: np.random.SeedSequence):

@@ -149,6 +149,7 @@ def _longest_path_ops(graph: CellGraph, space: CellSpace) -> int:
 class Encoding(Protocol):
     name: str
     dim: int
+    space: CellSpace  # the shape of the cell graphs it encodes
 
     def encode(self, archs: Sequence[Arch]) -> np.ndarray:
         """float32 array [len(archs), dim]."""

@@ -1,6 +1,6 @@
 """A GIN predictor: the shared GraphEncoder (predictors/layers.py) and an MLP head, on the cell graph.
 
-Its input is `benchmark.graph(arch)` itself, not a vector encoding. Trained with Adam on the mean
+Its input is `space.graph(arch)` itself, not a vector encoding. Trained with Adam on the mean
 squared error of standardized targets; one thread and an explicit generator make it bit-reproducible.
 Defaults (3 GIN layers as in NAS-Bench-Suite's GCN/GIN predictors, but width 32, batch 64, 100 epochs,
 lr 3e-3) are chosen for CPU time: on NB201 CIFAR-10 with 200 training cells they reach Kendall tau about
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
 from predictors.common import TargetScaler, check_training, one_torch_thread, torch_generator
 from predictors.encodings import cell_space
 from suite.api import PredictorEntry
-from suite.benchmarks.base import Arch, Benchmark
+from suite.benchmarks.base import Arch, SearchSpace
 from suite.errors import NasreproError
 
 if TYPE_CHECKING:  # torch is imported where used: listing predictors must not pay for it
@@ -43,18 +43,18 @@ class GnnConfig:
 
 class GnnPredictor:
     def __init__(
-        self, config: GnnConfig, benchmark: Benchmark, seed_sequence: np.random.SeedSequence
+        self, config: GnnConfig, space: SearchSpace[Any], seed_sequence: np.random.SeedSequence
     ) -> None:
         self.config = config
-        self.benchmark = benchmark
-        self.space = cell_space(benchmark)
+        self.search_space = space
+        self.space = cell_space(space)
         self.generator = torch_generator(seed_sequence)
         self._scaler: TargetScaler | None = None
 
     def _batch(self, archs: Sequence[Arch]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         from predictors.layers import batch_graphs
 
-        return batch_graphs([self.benchmark.graph(a) for a in archs], self.space.max_nodes)
+        return batch_graphs([self.search_space.graph(a) for a in archs], self.space.max_nodes)
 
     def fit(self, archs: Sequence[Arch], y: np.ndarray) -> Self:
         import torch

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from predictors.common import UncertainEncodedPredictor, check_encoding, seed_int
 from suite.api import PredictorEntry
-from suite.benchmarks.base import Benchmark
+from suite.benchmarks.base import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,8 @@ class GpConfig:
 
 
 class GpPredictor(UncertainEncodedPredictor):
-    def __init__(self, config: GpConfig, benchmark: Benchmark, seed_sequence: np.random.SeedSequence) -> None:
-        super().__init__(config.encoding, benchmark)
+    def __init__(self, config: GpConfig, space: SearchSpace[Any], seed_sequence: np.random.SeedSequence) -> None:
+        super().__init__(config.encoding, space)
         self.config = config
         self.seed = seed_int(seed_sequence)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -78,7 +78,10 @@ class GraphRegressor(nn.Module):
         return self.head(self.encoder(adj, ops, mask)[1]).squeeze(-1)
 
 
-def build_module(factory: Callable[[], nn.Module], generator: torch.Generator) -> nn.Module:
+M = TypeVar("M", bound=nn.Module)
+
+
+def build_module(factory: Callable[[], M], generator: torch.Generator) -> M:
     """Construct a module without touching torch's global RNG, then initialise it from `generator`.
 
     Modules are built on the meta device (no values drawn) and given their values by

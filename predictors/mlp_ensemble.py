@@ -44,7 +44,7 @@ from predictors.common import (
 )
 from predictors.encodings import PathEncoding
 from suite.api import PredictorEntry
-from suite.benchmarks.base import Benchmark
+from suite.benchmarks.base import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -225,11 +225,11 @@ class BatchedMlp:
 
 class MlpEnsemblePredictor(UncertainEncodedPredictor):
     def __init__(
-        self, config: MlpEnsembleConfig, benchmark: Benchmark, seed_sequence: np.random.SeedSequence
+        self, config: MlpEnsembleConfig, space: SearchSpace[Any], seed_sequence: np.random.SeedSequence
     ) -> None:
-        super().__init__(config.encoding, benchmark)
+        super().__init__(config.encoding, space)
         if config.path_cutoff:
-            self.encoding = PathEncoding(benchmark, self.encoding.space, max_paths=config.path_cutoff)
+            self.encoding = PathEncoding(space, self.encoding.space, max_paths=config.path_cutoff)
         self.config = config
         self.generator = torch_generator(seed_sequence)
 

@@ -8,26 +8,27 @@ exist (before that the method proposes as it would without a predictor).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Generic
 
 import numpy as np
 
 from suite.api import Predictor
-from suite.benchmarks.base import Arch, Observation, SearchSpace
+from suite.benchmarks.base import A, Observation, SearchSpace
 
 MIN_OBSERVATIONS = 10
 
 
-class Screen:
-    def __init__(self, predictor: Predictor, space: SearchSpace, min_observations: int = MIN_OBSERVATIONS) -> None:
+class Screen(Generic[A]):
+    def __init__(self, predictor: Predictor, space: SearchSpace[A], min_observations: int = MIN_OBSERVATIONS) -> None:
         self.predictor = predictor
         self.space = space
         self.min_observations = max(2, min_observations)
-        self.archs: list[Arch] = []
+        self.archs: list[A] = []
         self.values: list[float] = []
         self.seen: set[str] = set()
         self._fitted_on = 0
 
-    def observe(self, archs: Sequence[Arch], observations: Sequence[Observation]) -> None:
+    def observe(self, archs: Sequence[A], observations: Sequence[Observation]) -> None:
         for arch, obs in zip(archs, observations, strict=True):
             key = self.space.key(arch)
             if key not in self.seen:
@@ -39,7 +40,7 @@ class Screen:
     def ready(self) -> bool:
         return len(self.archs) >= self.min_observations
 
-    def best(self, pool: Sequence[Arch], k: int) -> list[Arch]:
+    def best(self, pool: Sequence[A], k: int) -> list[A]:
         """The k cells of the pool with the highest predicted value, preferring cells not yet evaluated."""
         if self._fitted_on != len(self.archs):
             self.predictor.fit(self.archs, np.asarray(self.values))

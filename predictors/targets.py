@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,9 @@ import pandas as pd
 from suite import benchmarks, data
 from suite.benchmarks.base import Arch, Benchmark
 from suite.errors import DataError, NasreproError
+
+if TYPE_CHECKING:
+    from suite.benchmarks.nb101 import Nb101
 
 NB101_VALID_FILE = "nb101/nb101_subset20k.csv.gz"
 NB101_TEST_FILE = "nb101/nb101_test_evox6760.csv.gz"
@@ -80,7 +84,7 @@ def _table_target(name: str, oracle: str, archs: list[Arch], labels: np.ndarray,
     return Target(name, bench, oracle, len(archs), draw)
 
 
-def _nb101_rows(bench: Benchmark, relpath: str, column: str) -> tuple[list[Arch], np.ndarray]:
+def _nb101_rows(bench: Nb101, relpath: str, column: str) -> tuple[list[Arch], np.ndarray]:
     """The table rows (NB101 architectures) of a real-results file's hashes, and the column in percent."""
     path = data.require(relpath)
     try:
@@ -99,13 +103,13 @@ def _nb101_rows(bench: Benchmark, relpath: str, column: str) -> tuple[list[Arch]
 
 
 def _nb101_valid() -> Target:
-    bench = benchmarks.get("nb101")
+    bench = cast("Nb101", benchmarks.get("nb101"))  # the registry's entry for nb101 is Nb101
     archs, labels = _nb101_rows(bench, NB101_VALID_FILE, "valid_acc_108")
     return _table_target("nb101-valid20k", "nb101-real-valid108-1repeat", archs, labels, bench)
 
 
 def _nb101_test() -> Target:
-    bench = benchmarks.get("nb101")
+    bench = cast("Nb101", benchmarks.get("nb101"))  # the registry's entry for nb101 is Nb101
     archs, labels = _nb101_rows(bench, NB101_TEST_FILE, "test_acc_108")
     return _table_target("nb101-test6760", "nb101-real-test108-mean3", archs, labels, bench)
 

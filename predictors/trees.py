@@ -10,12 +10,13 @@ random search varies are fields here too (see predictors/tuning.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from predictors.common import EncodedPredictor, UncertainEncodedPredictor, check_encoding, seed_int
 from suite.api import PredictorEntry
-from suite.benchmarks.base import Benchmark
+from suite.benchmarks.base import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ class XgbConfig:
 
 
 class XgbPredictor(EncodedPredictor):
-    def __init__(self, config: XgbConfig, benchmark: Benchmark, seed_sequence: np.random.SeedSequence) -> None:
-        super().__init__(config.encoding, benchmark)
+    def __init__(self, config: XgbConfig, space: SearchSpace[Any], seed_sequence: np.random.SeedSequence) -> None:
+        super().__init__(config.encoding, space)
         self.config = config
         self.seed = seed_int(seed_sequence)
 
@@ -79,8 +80,8 @@ class RfConfig:
 class RfPredictor(UncertainEncodedPredictor):
     """predict_dist: mean and spread of the trees' predictions (a rough uncertainty, as in SMAC)."""
 
-    def __init__(self, config: RfConfig, benchmark: Benchmark, seed_sequence: np.random.SeedSequence) -> None:
-        super().__init__(config.encoding, benchmark)
+    def __init__(self, config: RfConfig, space: SearchSpace[Any], seed_sequence: np.random.SeedSequence) -> None:
+        super().__init__(config.encoding, space)
         self.config = config
         self.seed = seed_int(seed_sequence)
 

@@ -55,13 +55,13 @@ whenever the same seed and data would predict differently.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Self
+from typing import Any, Generic, Protocol, Self
 
 import numpy as np
 
-from suite.benchmarks.base import Arch, CellGraph, Observation, SearchSpace
+from suite.benchmarks.base import A, Arch, CellGraph, Observation, SearchSpace
 from suite.constraints import Constraint
 from suite.errors import InvalidArchitecture, NasreproError
 
@@ -99,7 +99,7 @@ class PredictorEntry:
     config_cls: type  # a frozen dataclass, every field with a default and a JSON value (see the module doc)
     # (config, search space, seed sequence) -> predictor; seeded explicitly, never from global state.
     # Built from the space, never the benchmark: a predictor inside a search sees no oracle either.
-    build: Callable[[Any, SearchSpace, np.random.SeedSequence], Predictor]
+    build: Callable[[Any, SearchSpace[Any], np.random.SeedSequence], Predictor]
     description: str  # one line, shown by `nasrepro list`
     # raised when the same seed and settings would fit different predictions, so that a run using the
     # predictor gets a new id (suite/running/spec.py RunSpec.predictor_version) instead of a stored stale trajectory
@@ -107,7 +107,7 @@ class PredictorEntry:
 
 
 @dataclass(frozen=True)
-class SearchContext:
+class SearchContext(Generic[A]):
     """Everything a method may use besides its config, made by the runner for one run.
 
     - `space`: the search space alone (`SearchSpace`: sample, mutate, neighbors, key, graph/from_graph and the
@@ -127,7 +127,7 @@ class SearchContext:
       None; the runner keeps the incumbent feasible, a method may use `feasible` to skip infeasible cells.
     """
 
-    space: SearchSpace
+    space: SearchSpace[A]
     rng: np.random.Generator
     seed_sequence: np.random.SeedSequence
     predictor: Predictor | None = None
@@ -139,7 +139,7 @@ class SearchContext:
         if leaks:
             raise TypeError(f"SearchContext takes a search space, not an object with {leaks}: pass benchmark.space")
 
-    def feasible(self, arch: Arch) -> bool:
+    def feasible(self, arch: A) -> bool:
         """Whether a cell satisfies the run's constraint (always, for an unconstrained run)."""
         return self.constraint is None or self.constraint.feasible(self.space, arch)
 
@@ -153,15 +153,15 @@ class SearchContext:
         return gen
 
 
-class Method(Protocol):
+class Method(Protocol[A]):
     """A search method: built once per run by `MethodEntry.build(config, context)`, then asked and told
     until the budget is spent (the contract is in the module doc)."""
 
-    def ask(self) -> list[Arch]:
+    def ask(self) -> list[A]:
         """The next cells to evaluate: a non-empty list of cells of `context.space`."""
         ...
 
-    def tell(self, archs: list[Arch], observations: list[Observation]) -> None:
+    def tell(self, archs: list[A], observations: list[Observation]) -> None:
         """The evaluated cells of the last `ask`, in its order, with their observations: all of them, or a
         prefix when the budget ran out during the batch (the run then ends)."""
         ...
@@ -174,7 +174,7 @@ class MethodEntry:
 
     name: str
     config_cls: type  # a frozen dataclass, every field with a default and a JSON value (see the module doc)
-    build: Callable[[Any, SearchContext], Method]  # (config, context) -> method; a class is such a callable
+    build: Callable[[Any, SearchContext[Any]], Method[Any]]  # (config, context) -> method; a class is such a callable
     description: str  # one line, shown by `nasrepro list`
     # Per-benchmark defaults, for methods whose defaults differ between spaces.
     config_for: Callable[[str], Any] | None = None
@@ -188,7 +188,7 @@ class MethodEntry:
     def default_config(self, benchmark: str) -> Any:
         return self.config_for(benchmark) if self.config_for else self.config_cls()
 
-    def make_config(self, benchmark: str, overrides: dict[str, Any] | None = None) -> Any:
+    def make_config(self, benchmark: str, overrides: Mapping[str, Any] | None = None) -> Any:
         config = self.default_config(benchmark)
         if not overrides:
             return config

@@ -47,7 +47,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, description in benchmarks.describe().items():
         print(f"  {name:20s} {description}")
         if benchmarks.oracles(name):
-            print(f"  {'':20s} oracles (--oracle): {', '.join(benchmarks.oracles(name))}")
+            print(f"  {'':20s} oracles (--oracle): {', '.join(benchmarks.oracles(name))}")  # type: ignore[arg-type]
     broken = []
     for kind, group, names, load, provider in (
         ("methods", registry.METHOD_GROUP, registry.method_names, registry.method, registry.method_provider),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suite.benchmarks.base import Arch, SearchSpace
+from suite.benchmarks.base import A, SearchSpace
 from suite.errors import NasreproError
 
 _OPERATORS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
@@ -45,7 +45,7 @@ class Constraint:
         short = f"{self.bound:g}"
         return f"{self.metric}{self.op}{short if float(short) == self.bound else repr(self.bound)}"
 
-    def check(self, space: SearchSpace, example: Arch) -> None:
+    def check(self, space: SearchSpace[A], example: A) -> None:
         """Refuses a metric that is not a cost-like property of `space`'s cells (`example` is any cell)."""
         allowed = sorted(space.costs(example))
         if self.metric not in allowed:
@@ -54,7 +54,7 @@ class Constraint:
                 f"and {space.name} exposes {', '.join(allowed) or 'none'}"
             )
 
-    def feasible(self, space: SearchSpace, arch: Arch) -> bool:
+    def feasible(self, space: SearchSpace[A], arch: A) -> bool:
         return bool(_OPERATORS[self.op](space.costs(arch)[self.metric], self.bound))
 
     def feasible_cells(self, cost_table: dict[str, np.ndarray]) -> int:

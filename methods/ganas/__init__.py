@@ -6,17 +6,19 @@ Torch is imported when a search is built, not when the registry is read, so list
 
 from __future__ import annotations
 
+from typing import Any
+
 from methods.ganas.config import GanasConfig, GanasMleConfig, ganas_config_for, mle_config_for
 from suite.api import Method, MethodEntry, SearchContext
 
 
-def _build_ganas(config: GanasConfig, context: SearchContext) -> Method:
+def _build_ganas(config: GanasConfig, context: SearchContext[Any]) -> Method[Any]:
     from methods.ganas.search import GaNas
 
     return GaNas(config, context)
 
 
-def _build_mle(config: GanasMleConfig, context: SearchContext) -> Method:
+def _build_mle(config: GanasMleConfig, context: SearchContext[Any]) -> Method[Any]:
     from methods.ganas.search import GaNasMle
 
     return GaNasMle(config, context)

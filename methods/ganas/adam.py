@@ -5,7 +5,8 @@ GA-NAS makes about 540 optimiser steps per 150-query run on networks of a few th
 look-ups, hooks, profiler records, the dynamo guard) than in the update itself. `FusedAdam` keeps its
 state in flat lists and calls the same kernel (predictors.common.fused_adam_step) with the same
 arguments, so the weights it produces are those of `torch.optim.Adam(params, lr, fused=True)`, bit for
-bit (tested).
+bit (tested); on a torch whose private kernel is missing or steps otherwise, fused_adam_step goes through
+that public optimiser instead.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -89,7 +90,8 @@ class Generator(nn.Module):
 
     def _gru_step(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         g = self.gru
-        return torch.gru_cell(x, h, g.weight_ih_l0, g.weight_hh_l0, g.bias_ih_l0, g.bias_hh_l0)
+        # nn.GRU's per-layer weights are attributes it sets at run time, typed `Tensor | Module` by torch
+        return torch.gru_cell(x, h, g.weight_ih_l0, g.weight_hh_l0, g.bias_ih_l0, g.bias_hh_l0)  # type: ignore[arg-type]
 
     def sample(
         self, space: CellSpace, cells: GraphBatch, inputs: torch.Tensor, gen: torch.Generator,
@@ -138,7 +140,8 @@ class Generator(nn.Module):
         start = torch.full((len(inputs), 1), sum(self.kinds), dtype=torch.long)
         prev = torch.cat([start, actions[:, :-1] + torch.from_numpy(self._step_offsets[:-1])], 1)  # [B, S]
         states, _ = self.gru(self.action_embed(prev) + self.step_embed.weight, h0[None])  # [B, S, H]
-        log_prob, entropy = 0, 0
+        # 0-d zeros: x + 0.0 is x bit for bit, as x + 0 was (the int promotes to the same 0.0)
+        log_prob = entropy = torch.zeros(())
         for kind, steps in enumerate(self._kind_index):
             logp = torch.log_softmax(_forbid(self.heads[kind](states[:, steps]), forbidden[kind]), -1)
             log_prob = log_prob + logp.gather(2, actions[:, steps, None]).sum((1, 2))
@@ -194,7 +197,7 @@ class PairDiscriminator(nn.Module):
 
     def directed_logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """f(a, b) [N, M] for every pair of embeddings a [N, d] and b [M, d] (not antisymmetric)."""
-        first, act, last = self.head
+        first, act, last = cast(tuple[nn.Linear, nn.ReLU, nn.Linear], tuple(self.head))
         d = a.shape[1]
         # f([x, y]) = g(W_x x + W_y y + c): the first layer is applied to each embedding once, not to
         # each of the N*M concatenated pairs.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,7 +81,7 @@ class PolicyTrainer:
 class _Search:
     """Algorithm 1: X0 at random, then truth set -> fit G -> generate and evaluate new cells."""
 
-    def __init__(self, config: GanasConfig | GanasMleConfig, context: SearchContext) -> None:
+    def __init__(self, config: GanasConfig | GanasMleConfig, context: SearchContext[Any]) -> None:
         self.config, self.context = config, context
         self.bench = context.space
         self.space = spaces.for_benchmark(self.bench, config.nb101_decoder)
@@ -204,7 +205,7 @@ class GaNas(_Search):
 
     config: GanasConfig
 
-    def __init__(self, config: GanasConfig, context: SearchContext) -> None:
+    def __init__(self, config: GanasConfig, context: SearchContext[Any]) -> None:
         super().__init__(config, context)
         self.discriminator: PairDiscriminator = build_module(
             lambda: PairDiscriminator(len(self.space.graph_ops), config.gnn_dim, config.gnn_layers, config.hidden),
@@ -222,12 +223,13 @@ class GaNas(_Search):
             with torch.no_grad():
                 rollout = self.generator.sample(self.space, cells, self.inputs(len(truth)), self.gen)
             generated = self.decode(rollout.actions)
-            valid = [i for i, c in enumerate(generated) if c is not None]
-            d_loss = self.train_discriminator(cells, GraphBatch.of([generated[i].graph for i in valid[: cfg.top_k]]))
+            valid = {i: c for i, c in enumerate(generated) if c is not None}  # in rollout order
+            fake = GraphBatch.of([c.graph for c in list(valid.values())[: cfg.top_k]])
+            d_loss = self.train_discriminator(cells, fake)
             reward = torch.zeros(len(generated))
-            scored = [i for i in valid if generated[i].feasible]  # infeasible cells earn no reward
+            scored = [i for i, c in valid.items() if c.feasible]  # infeasible cells earn no reward
             if scored:
-                reward[scored] = REWARDS[cfg.reward](self, GraphBatch.of([generated[i].graph for i in scored]), cells)
+                reward[scored] = REWARDS[cfg.reward](self, GraphBatch.of([valid[i].graph for i in scored]), cells)
             self.policy.update(cells, rollout, reward)
             self.history.append({"reward": float(reward.mean()), "d_loss": d_loss, "valid": len(valid)})
 
@@ -303,7 +305,7 @@ class GaNasMle(_Search):
 
     config: GanasMleConfig
 
-    def __init__(self, config: GanasMleConfig, context: SearchContext) -> None:
+    def __init__(self, config: GanasMleConfig, context: SearchContext[Any]) -> None:
         super().__init__(config, context)
         self.optimizer = FusedAdam(self.generator.parameters(), config.lr_generator)
 

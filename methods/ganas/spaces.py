@@ -2,7 +2,7 @@
 
 The generator is the same network for every space; an adapter only says which decisions it takes in
 which order (`kinds`, `step_kind`), which choices are allowed given the earlier ones (`masks`), and how
-a finished decision sequence becomes a `CellGraph` for `benchmark.from_graph` (and back, for the
+a finished decision sequence becomes a `CellGraph` for `space.from_graph` (and back, for the
 maximum-likelihood ablation, which needs the decisions that spell a truth-set cell).
 
 Decisions follow the paper's node-by-node order: the operation of a node, then its incoming edges
@@ -13,19 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 import numpy as np
 
 from methods.ganas.config import NB101_DECODER_NAMES
-from suite.benchmarks.base import Arch, Benchmark, CellGraph
+from suite.benchmarks.base import A, CellGraph, SearchSpace
 from suite.errors import InvalidArchitecture, NasreproError
 
 
 class CellSpace(Protocol):
-    graph_ops: tuple[str, ...]  # the benchmark's node vocabulary (CellGraph.op_names)
-    kinds: tuple[int, ...]  # number of choices of each kind of decision (one output head per kind)
-    step_kind: tuple[int, ...]  # the kind of each decision, in decoding order
+    # read-only: the adapters hold them as fields or compute them as properties
+    @property
+    def graph_ops(self) -> tuple[str, ...]: ...  # the space's node vocabulary (CellGraph.op_names)
+    @property
+    def kinds(self) -> tuple[int, ...]: ...  # number of choices of each kind of decision (one output head per kind)
+    @property
+    def step_kind(self) -> tuple[int, ...]: ...  # the kind of each decision, in decoding order
 
     def masks(self, step: int, prefix: np.ndarray) -> np.ndarray:
         """Allowed choices [B, kinds[step_kind[step]]] given the decisions prefix [B, step]."""
@@ -52,7 +56,7 @@ class Nb201Space:
     n_ops: int
 
     @classmethod
-    def build(cls, benchmark: Benchmark) -> Nb201Space:
+    def build(cls, benchmark: SearchSpace[Any]) -> Nb201Space:
         from suite.benchmarks import nb201_space
 
         template = benchmark.graph((0,) * nb201_space.N_EDGES)
@@ -99,7 +103,7 @@ class _Nb101Decoder:
     max_edges: int
 
     @classmethod
-    def build(cls, benchmark: Benchmark) -> Self:
+    def build(cls, benchmark: SearchSpace[Any]) -> Self:
         from suite.benchmarks import nb101_space
 
         return cls(nb101_space.GRAPH_OPS, len(nb101_space.OPS), nb101_space.MAX_VERTICES, nb101_space.MAX_EDGES)
@@ -278,10 +282,10 @@ class Nb301Space:
     n_ops: int
     nodes: tuple[int, ...]
     n_cells: int
-    benchmark: Benchmark
+    benchmark: SearchSpace[Any]
 
     @classmethod
-    def build(cls, benchmark: Benchmark) -> Nb301Space:
+    def build(cls, benchmark: SearchSpace[Any]) -> Nb301Space:
         from suite.benchmarks import darts_space
 
         return cls(darts_space.GRAPH_OPS, len(darts_space.OPS), darts_space.NODES, len(darts_space.CELLS),
@@ -340,20 +344,20 @@ class Nb301Space:
         return np.array([v for cell in arch for pair in cell for v in pair], dtype=np.int64)
 
 
-NB101_DECODERS: dict[str, Callable[[Benchmark], CellSpace]] = {
+NB101_DECODERS: dict[str, Callable[[SearchSpace[Any]], CellSpace]] = {
     "per-node": Nb101NodeSpace.build,
     "per-edge": Nb101EdgeSpace.build,
 }
 assert tuple(NB101_DECODERS) == NB101_DECODER_NAMES
 
-_ADAPTERS: dict[str, Callable[[Benchmark, str], CellSpace]] = {
+_ADAPTERS: dict[str, Callable[[SearchSpace[Any], str], CellSpace]] = {
     "nb201": lambda benchmark, _: Nb201Space.build(benchmark),
     "nb101": lambda benchmark, nb101_decoder: NB101_DECODERS[nb101_decoder](benchmark),
     "nb301": lambda benchmark, _: Nb301Space.build(benchmark),
 }
 
 
-def for_benchmark(benchmark: Benchmark, nb101_decoder: str = "per-node") -> CellSpace:
+def for_benchmark(benchmark: SearchSpace[Any], nb101_decoder: str = "per-node") -> CellSpace:
     family = benchmark.name.split("-")[0]
     try:
         build = _ADAPTERS[family]
@@ -364,7 +368,7 @@ def for_benchmark(benchmark: Benchmark, nb101_decoder: str = "per-node") -> Cell
     return build(benchmark, nb101_decoder)
 
 
-def decode(space: CellSpace, benchmark: Benchmark, actions: np.ndarray) -> Arch | None:
+def decode(space: CellSpace, benchmark: SearchSpace[A], actions: np.ndarray) -> A | None:
     """The architecture a decision sequence spells, or None when it is outside the space."""
     try:
         return benchmark.from_graph(space.to_graph(actions))

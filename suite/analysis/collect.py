@@ -47,7 +47,9 @@ def load(store_dirs: list[Path] | tuple[Path, ...], benchmarks: Sequence[str] | 
     """All runs of the stores, or only those on `benchmarks` (plain benchmark names)."""
     if not store_dirs:
         raise NasreproError("no results store given")
-    frames, metas, origin = [], {}, {}
+    frames: list[pd.DataFrame] = []
+    metas: dict[str, dict[str, Any]] = {}
+    origin: dict[str, str] = {}
     for directory in store_dirs:
         if not Path(directory).is_dir():
             raise NasreproError(f"no results store at {directory}")

@@ -522,6 +522,7 @@ def friedman_permutation(ranks: np.ndarray) -> tuple[float, str]:
     if math.prod(len(p) for p in perms) > EXACT_FRIEDMAN:  # a bound on the rows of the enumeration
         method = f"Monte-Carlo ({FRIEDMAN_DRAWS} draws, seed {FRIEDMAN_SEED})"
         return _friedman_monte_carlo(integer, observed), method
+    counts: np.ndarray  # float weights (np.bincount with weights gives floats, not the stub's ints)
     sums, counts = integer[:1], np.ones(1)
     for block in perms:
         combined = (sums[:, None, :] + block[None, :, :]).reshape(-1, k)

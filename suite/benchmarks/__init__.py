@@ -22,7 +22,7 @@ def register(name: str, factory: Callable[..., Benchmark], description: str,
     NB101 surrogate), before first use."""
     if name in _FACTORIES and not replace:
         raise ValueError(f"benchmark {name!r} registered twice")
-    get.cache_clear()
+    _BUILT.clear()
     _FACTORIES[name] = factory
     _DESCRIPTIONS[name] = description
     if oracles is not None:

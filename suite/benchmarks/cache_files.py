@@ -48,7 +48,7 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     try:
         with replaced(path) as tmp:
             with tmp.open("wb") as fh:  # a file object: np.savez would append ".npz" to a path
-                np.savez(fh, **arrays)
+                np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub takes **arrays for allow_pickle
             digest = data.sha256_of(tmp)
         with replaced(_digest_path(path)) as tmp:
             tmp.write_text(digest + "\n")

@@ -139,7 +139,7 @@ def _tabular_oracle(cells: space.CellTable, settings: Nb101Settings, source: Pat
     )
 
 
-class Nb101(OnSpace):
+class Nb101(OnSpace[int]):
     name = "nb101"
     has_cost = True
 
@@ -150,7 +150,7 @@ class Nb101(OnSpace):
         if oracle is not None and oracle not in ORACLES:
             raise NasreproError(f"unknown oracle {oracle!r} for nb101; known: {', '.join(ORACLES)}")
         self.settings = settings or Nb101Settings()
-        self.space = space.Nb101Space(mutation=self.settings.mutation)
+        self.space: space.Nb101Space = space.Nb101Space(mutation=self.settings.mutation)
         cells = self.space.table
         source = official_path or official.official_file()
         if oracle == TABULAR_ORACLE and source is None:
@@ -158,26 +158,26 @@ class Nb101(OnSpace):
                             f"{data.data_dir() / official.OFFICIAL_DIR} (nasbench_only108.tfrecord)")
         if oracle is None:
             oracle = TABULAR_ORACLE if source is not None else SURROGATE_ORACLE
-        oracle = (
-            _tabular_oracle(cells, self.settings, source) if oracle == TABULAR_ORACLE
+        answers = (
+            _tabular_oracle(cells, self.settings, source) if oracle == TABULAR_ORACLE  # type: ignore[arg-type]
             else _surrogate_oracle(cells, self.settings, SURROGATES[oracle])
         )
-        self.oracle = oracle.name
-        self.search_metric = oracle.search_metric
-        self.final_metric = oracle.final_metric
+        self.oracle = answers.name
+        self.search_metric = answers.search_metric
+        self.final_metric = answers.final_metric
         self.space_size = len(cells)
-        self._files = oracle.files
+        self._files = answers.files
         # Python lists: a query reads two floats, and list indexing beats numpy scalar access.
-        self._search = oracle.search.tolist()
-        self._cost = oracle.cost.tolist()
-        self.cheapest_query = float(oracle.cost.min())  # what the cheapest cell's query charges
-        self._finals = {k: v.tolist() for k, v in oracle.finals.items()}
-        final = oracle.finals[self.final_metric]
+        self._search = answers.search.tolist()
+        self._cost = answers.cost.tolist()
+        self.cheapest_query = float(answers.cost.min())  # what the cheapest cell's query charges
+        self._finals = {k: v.tolist() for k, v in answers.finals.items()}
+        final = answers.finals[self.final_metric]
         self.optimum = float(final.max())
         self.final_values = np.sort(final)
         self.final_values.setflags(write=False)
-        self._members = None if oracle.members is None else oracle.members.T.tolist()  # per row: K values
-        self.oracle_top_error = oracle.top_error
+        self._members = None if answers.members is None else answers.members.T.tolist()  # per row: K values
+        self.oracle_top_error = answers.top_error
 
     def query(self, arch: int, *, epochs: int | None = None) -> Observation:
         if epochs not in (None, official.EPOCHS):

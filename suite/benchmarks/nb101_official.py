@@ -25,6 +25,7 @@ import pickle
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -128,11 +129,12 @@ def _varint(msg: bytes, pos: int) -> tuple[int, int]:
 def proto_fields(msg: bytes) -> list[tuple[int, int | float | bytes]]:
     """(field number, value) pairs of a protobuf message: varints as int, fixed64 as double,
     length-delimited as bytes, fixed32 as float (the wire format; no schema needed)."""
-    fields = []
+    fields: list[tuple[int, int | float | bytes]] = []
     pos = 0
     while pos < len(msg):
         key, pos = _varint(msg, pos)
         number, wire = key >> 3, key & 7
+        value: int | float | bytes
         if wire == 0:
             value, pos = _varint(msg, pos)
         elif wire == 1:
@@ -168,7 +170,7 @@ def parse_model_metrics(msg: bytes) -> tuple[list[Evaluation], int]:
     evaluations, params = [], None
     for number, value in proto_fields(msg):
         if number == 1:
-            ev = dict(proto_fields(value))
+            ev = dict(proto_fields(cast(bytes, value)))  # field 1: a message (length-delimited)
             evaluations.append(Evaluation(float(ev.get(2, 0.0)), float(ev.get(4, 0.0)), float(ev.get(5, 0.0))))
         elif number == 2:
             params = int(value)

@@ -41,7 +41,7 @@ from suite.benchmarks.base import CellGraph
 from suite.errors import InvalidArchitecture
 
 try:  # CPython's built-in md5 is about twice as fast as OpenSSL's for these short strings
-    from _md5 import md5 as _md5_new
+    from _md5 import md5 as _md5_new  # type: ignore[import-not-found]  # CPython's private module: no stub
 except ImportError:  # pragma: no cover - other interpreters
     from hashlib import md5 as _md5_new
 

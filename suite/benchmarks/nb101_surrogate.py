@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -338,7 +338,7 @@ Encode = Callable[[space.CellTable, np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class XgbModel:
-    booster: object
+    booster: Any  # an xgboost.Booster
     encode: Encode  # module-level, so the model pickles
     target: str  # its TRANSFORMS entry
     chunked = True
@@ -408,8 +408,10 @@ class OffsetModel:
 def _valid_offset(fit: TestFit) -> OffsetModel:
     """The validation model's prediction plus one offset: the weighted median of (real test - predicted
     valid) over the test cells. Ranks cells as the validation model does."""
-    gap = fit.test.test_acc - fit.valid_model.predict(fit.table, fit.test.rows)
-    return OffsetModel(fit.valid_model, float(np.quantile(gap, 0.5, weights=fit.test.weight, method="inverted_cdf")))
+    valid_model = fit.valid_model
+    assert valid_model is not None, "a test family in NEEDS_VALID_MODEL is given the validation model"
+    gap = fit.test.test_acc - valid_model.predict(fit.table, fit.test.rows)
+    return OffsetModel(valid_model, float(np.quantile(gap, 0.5, weights=fit.test.weight, method="inverted_cdf")))
 
 
 TEST_TAG = 1.0  # the target feature of the joint model: 0 validation, 1 test
@@ -541,7 +543,7 @@ def train_and_predict(table: space.CellTable, real: RealCells, test: RealTestCel
     jobs += member_fits(table, real, test, config, seed)
     models = space.parallel_map(_fit_any, jobs, "NB101 surrogate: fit")
     if needs_valid:
-        models.insert(2, test_fit_job(TestFit(table, real, test, config, seed + 2, models[0])))
+        models.insert(2, test_fit_job(TestFit(table, real, test, config, seed + 2, models[0])))  # type: ignore[arg-type]
     chunked = [m for m in models if isinstance(m, XgbModel)]
     pieces = space.parallel_map(_predict_job, [(table, chunked, rows[k : k + PREDICT_CHUNK])
                                                for k in range(0, len(rows), PREDICT_CHUNK)],

@@ -76,7 +76,7 @@ def _space(dataset: Nb201Dataset, table: pd.DataFrame, rows: dict[tuple[int, ...
 
 
 @dataclass
-class Nb201(OnSpace):
+class Nb201(OnSpace[tuple[int, ...]]):
     dataset: Nb201Dataset
     name: str = field(init=False)
     oracle: str = field(init=False)
@@ -99,7 +99,7 @@ class Nb201(OnSpace):
         self._row = {str_to_arch(s): i for i, s in enumerate(table["arch_str"])}
         if len(self._row) != self.space_size:
             raise DataError(f"{path}: {len(self._row)} distinct cells, expected {self.space_size}")
-        self.space = _space(self.dataset, table, self._row)
+        self.space: Nb201Space = _space(self.dataset, table, self._row)
         # Python lists, not arrays: a query reads two floats, and list indexing is the fastest way.
         self._search = {e: table[self.dataset.search_column.format(epochs=e)].tolist() for e in FIDELITIES}
         cost = table[self.dataset.cost_column] if self.has_cost else pd.Series(np.nan, index=table.index)

@@ -76,12 +76,12 @@ class _Encoder:
                 pairs = darts_space.input_pairs(k)
                 choices[self.inputs_column(c, k)] = [((a, b), f"{a}_{b}") for a, b in pairs]
         self.codes: list[dict[Any, int]] = []
-        for col, pairs in sorted(choices.items()):
-            name, names = COLUMNS[col], sorted(choice for _, choice in pairs)
+        for col, options in sorted(choices.items()):
+            name, names = COLUMNS[col], sorted(choice for _, choice in options)
             if sorted(space.get(name, {}).get("choices") or []) != names:
                 raise DataError(f"{config_space_path}: {name} is not an NB301 parameter with choices {names}")
             try:
-                self.codes.append({key: int(encoding[name][choice]) for key, choice in pairs})
+                self.codes.append({key: int(encoding[name][choice]) for key, choice in options})
             except (KeyError, TypeError, ValueError):
                 raise DataError(f"{encoding_path}: no integer code for every choice of {name}") from None
 
@@ -148,7 +148,7 @@ class Nb301Space:
         return self._size(darts_space.canonical(arch))
 
 
-class Nb301(OnSpace):
+class Nb301(OnSpace[DartsArch]):
     """The DARTS space with the ONNX surrogate; queries are cached per instance."""
 
     name = "nb301"
@@ -166,7 +166,7 @@ class Nb301(OnSpace):
         self._sha256 = {relpath: data.FILES[relpath].sha256 for relpath in DATA_FILES}
         self._encoder = _Encoder(paths[ENCODING_FILE], paths[CONFIG_SPACE_FILE])
         self._model_path = paths[MODEL_FILE]
-        self.space = Nb301Space(darts_size.fit(paths[LABELLED_FILE]))
+        self.space: Nb301Space = Nb301Space(darts_size.fit(paths[LABELLED_FILE]))
         self._epoch_inputs = [np.array([[e]], dtype=np.float32) for e in range(MAX_EPOCHS + 1)]
         self._cache: dict[tuple[Any, int], Observation] = {}
 
@@ -203,7 +203,7 @@ class Nb301(OnSpace):
 
     @cached_property
     def _members(self) -> nb301_members.Members:
-        return nb301_members.fit(lambda arch: self.query(arch).value, LABELLED_FILE)
+        return nb301_members.fit(lambda arch: self.query(arch).value, LABELLED_FILE)  # type: ignore[arg-type]
 
     @property
     def oracle_top_error(self) -> float:

@@ -29,6 +29,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,7 @@ def _global_states() -> dict[str, object]:
     return {"numpy": numpy_state, "random": random.getstate(), "torch": torch.get_rng_state().numpy()}
 
 
-def _same_state(a: object, b: object) -> bool:
+def _same_state(a: Any, b: Any) -> bool:
     if isinstance(a, tuple) and isinstance(b, tuple):
         return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
@@ -101,7 +102,7 @@ def _error(exc: BaseException) -> str:
 def check_config(entry: MethodEntry, benchmark: str) -> Check:
     name = "config"
     cls = entry.config_cls
-    if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:
+    if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
         return Check(name, FAIL, f"{getattr(cls, '__name__', cls)} is not a frozen dataclass "
                                  f"(@dataclass(frozen=True)): a run's settings could change under it")
     try:

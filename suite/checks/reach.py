@@ -45,7 +45,7 @@ def _children(obj: object, packages: tuple[str, ...]) -> Iterator[tuple[str, obj
     if isinstance(obj, list | tuple | set | frozenset) or type(obj).__name__ == "deque":
         if isinstance(obj, list | tuple) and len(obj) >= HOLDS_ACCURACIES and _numeric(obj):
             return  # a leaf, like an array (the walk skips numbers; a million of them cost minutes)
-        for i, v in enumerate(obj):
+        for i, v in enumerate(obj):  # type: ignore[arg-type]  # a list, tuple, set or deque: iterable
             yield f"[{i}]", v
         return
     if isinstance(obj, types.MethodType | types.BuiltinMethodType):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import queue
@@ -95,7 +96,7 @@ class InlineExecutor:
 
     def results(self, task: Task, runs: Sequence, root: str) -> Iterator[tuple[Any, Callable[[], Any]]]:
         for run in runs:
-            yield run, lambda run=run: task(run, root)
+            yield run, functools.partial(task, run, root)
 
     def stop(self) -> None:
         pass
@@ -237,6 +238,7 @@ class DaskExecutor:
     def results(self, task: Task, runs: Sequence, root: str) -> Iterator[tuple[Any, Callable[[], Any]]]:
         from distributed import as_completed
 
+        assert self.client is not None, "results() of a stopped executor"
         futures = self._futures = {
             self.client.submit(_dask_task, task, run, root, pure=False, key=_key(run.run_id)): run for run in runs
         }
@@ -253,6 +255,7 @@ class DaskExecutor:
         pending = [future for future in self._futures if not future.done()]
         if not pending:
             return
+        assert self.client is not None
         keys = [_key(self._futures[future].run_id) for future in pending]
         running = self._executing(keys) if self.cluster is None else set()
         self.client.cancel(pending)
@@ -262,6 +265,7 @@ class DaskExecutor:
             running &= self._executing(keys)
 
     def _executing(self, keys: list[str]) -> set[str]:
+        assert self.client is not None
         try:
             found = self.client.run(_executing, keys)
         except Exception:  # the cluster is going away: nothing more can be learned or waited for

@@ -191,7 +191,7 @@ def execute(run: RunSpec, observe: Callable[[Method, SearchContext], Method] | N
     if not trajectory.rows:
         raise NasreproError(
             f"a budget of {budget.seconds:g} simulated seconds buys no query on {run.benchmark}: the first "
-            f"proposed cell costs {obs.cost:g} s"
+            f"proposed cell costs {obs.cost:g} s"  # type: ignore[union-attr]  # the first query's: rows are empty only when it overran
         )
     frame = trajectory.frame()
     meta = {
@@ -227,7 +227,7 @@ def oracle_members(bench: Benchmark, trajectory: _Trajectory) -> dict | None:
     values = members(trajectory.incumbent_arch)
     if values is None:
         return None
-    return {"metric": bench.final_metric, "incumbent_key": trajectory.incumbent[0],
+    return {"metric": bench.final_metric, "incumbent_key": trajectory.incumbent[0],  # type: ignore[index]  # set with incumbent_arch
             "final": [float(v) for v in values], "top_error": getattr(bench, "oracle_top_error", None)}
 
 
