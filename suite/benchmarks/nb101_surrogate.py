@@ -32,6 +32,7 @@ import numpy as np
 from suite import data
 from suite.benchmarks import cache_files
 from suite.benchmarks import nb101_space as space
+from suite.benchmarks import surrogate_fit
 from suite.errors import DataError, NasreproError
 
 if TYPE_CHECKING:  # pandas is imported where used: listing benchmarks must not pay for it
@@ -177,31 +178,12 @@ def path_features(table: space.CellTable, rows: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- models
 Family = Callable[[space.CellTable, np.ndarray, np.ndarray, np.ndarray, SurrogateConfig, int], np.ndarray]
-CHUNK = 50_000  # rows encoded at a time when predicting the whole space
-
-
-def _booster(X: np.ndarray, y: np.ndarray, config: SurrogateConfig, seed: int):
-    import xgboost as xgb
-
-    params = {
-        "objective": "reg:squarederror", "max_depth": config.xgb_depth, "eta": config.xgb_eta,
-        "subsample": config.xgb_subsample, "colsample_bytree": config.xgb_colsample,
-        "min_child_weight": config.xgb_min_child_weight, "tree_method": "hist", "nthread": 1,
-        "seed": seed % 2**31,
-    }
-    return xgb.train(params, xgb.DMatrix(X, label=y), config.xgb_rounds)
-
-
-def _predict(booster, encode: Callable[[np.ndarray], np.ndarray], rows: np.ndarray) -> np.ndarray:
-    return np.concatenate([
-        booster.inplace_predict(encode(rows[k : k + CHUNK])) for k in range(0, len(rows), CHUNK)
-    ] or [np.zeros(0)]).astype(np.float64)
+CHUNK = 50_000  # rows through the GNN at a time when predicting the whole space
 
 
 def _xgb(encode: Callable[[space.CellTable, np.ndarray], np.ndarray]) -> Family:
     def fit_predict(table, train_rows, y, predict_rows, config, seed):
-        booster = _booster(encode(table, train_rows), y, config, seed)
-        return _predict(booster, lambda rows: encode(table, rows), predict_rows)
+        return surrogate_fit.fit_predict(lambda rows: encode(table, rows), train_rows, y, predict_rows, config, seed)
 
     return fit_predict
 
@@ -291,12 +273,9 @@ FAMILIES: dict[str, Family] = {
     "gnn": _gnn,
     "xgb-path+gnn": _ensemble("xgb-path", "gnn"),
 }
-# Models fit a transformed target. Accuracy: -log(100.5 - acc), which stretches the crowded top (most
-# cells lie within a few points of the best) and tames the long tail of failed trainings; on fold 0 it
-# lifts XGBoost's Kendall tau above the median from 0.70 to 0.74. Time: log seconds.
-ACC_CEILING = 100.5
+# Models fit a transformed target. Accuracy: surrogate_fit's -log(100.5 - acc). Time: log seconds.
 TRANSFORMS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = {
-    TARGET: (lambda a: -np.log(ACC_CEILING - a), lambda z: ACC_CEILING - np.exp(-z)),
+    TARGET: (surrogate_fit.acc_forward, surrogate_fit.acc_inverse),
     COST: (np.log, np.exp),
 }
 
@@ -321,7 +300,8 @@ class XgbModel:
     chunked = True
 
     def predict(self, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
-        return TRANSFORMS[self.target][1](_predict(self.booster, lambda r: self.encode(table, r), rows))
+        return TRANSFORMS[self.target][1](
+            surrogate_fit.predict_chunked(self.booster, lambda r: self.encode(table, r), rows))
 
     def predict_encoded(self, X: np.ndarray) -> np.ndarray:
         return TRANSFORMS[self.target][1](self.booster.inplace_predict(X).astype(np.float64))
@@ -350,7 +330,8 @@ def fit_model(family: str, target: str, table: space.CellTable, train_rows: np.n
     encode = XGB_ENCODINGS.get(family)
     if encode is None:
         return RefitModel(family, target, train_rows, y, config, seed)
-    return XgbModel(_booster(encode(table, train_rows), TRANSFORMS[target][0](y), config, seed), encode, target)
+    model = surrogate_fit.booster(encode(table, train_rows), TRANSFORMS[target][0](y), config, seed)
+    return XgbModel(model, encode, target)
 
 
 # ---------------------------------------------------------------------------------------------- CV
@@ -462,7 +443,7 @@ def _joint(fit: TestFit) -> XgbModel:
                             np.zeros((len(fit.real.rows), 1), np.float32)], axis=1)
     X = np.concatenate([valid, tagged_test_features(fit.table, fit.test.rows)])
     y = TRANSFORMS[TARGET][0](np.concatenate([fit.real.valid_acc, fit.test.test_acc]))
-    return XgbModel(_booster(X, y, fit.config, fit.seed), tagged_test_features, TARGET)
+    return XgbModel(surrogate_fit.booster(X, y, fit.config, fit.seed), tagged_test_features, TARGET)
 
 
 def _test_only(fit: TestFit) -> XgbModel | RefitModel:
