@@ -46,6 +46,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     print("benchmarks:")
     for name, description in benchmarks.describe().items():
         print(f"  {name:20s} {description}")
+        for oracle, text in benchmarks.oracles(name).items():
+            print(f"  {'':20s}   --oracle {oracle}: {text}")
     broken = []
     for kind, group, names, load, provider in (
         ("methods", registry.METHOD_GROUP, registry.method_names, registry.method, registry.method_provider),
@@ -106,8 +108,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         benchmarks=_names(args.benchmark), methods=_names(args.method), repeats=parse_seeds(args.seeds),
         budget=Budget(args.budget, args.budget_seconds), experiment_seed=args.experiment_seed,
         predictor=args.predictor, constraint=args.constraint, method_settings=parse_settings(args.set),
+        oracle=args.oracle,
     )
-    _check_cache(spec.benchmarks)
+    _check_cache(spec.benchmarks, spec.oracle)
     runs = spec.runs()  # validates everything before the first byte is written
     _warn_shadowed(spec)
     atomic.check_writable_dir(args.out)
@@ -195,11 +198,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def _check_cache(names: tuple[str, ...]) -> None:
-    """NB101 derives its cell table and surrogate into the cache: an unusable cache fails now, not after training."""
+def _check_cache(names: tuple[str, ...], oracle: str | None = None) -> None:
+    """NB101 and the other oracles (surrogates) derive their predictions into the cache: an unusable cache
+    fails now, not after training."""
     from suite import data
 
-    if any(name.startswith("nb101") for name in names):
+    if oracle is not None or any(name.startswith("nb101") for name in names):
         data.cache_dir()
 
 
@@ -326,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--budget-seconds", type=float, default=None, help="also stop at this simulated training time")
     run.add_argument("--experiment-seed", type=int, default=0, help="root entropy of all run seeds (default 0)")
     run.add_argument("--predictor", default=None, help="predictor to assist the search (optional)")
+    run.add_argument("--oracle", default=None,
+                     help="answer every --benchmark with this oracle (default: each one's own; `nasrepro list` "
+                          "names the others)")
     run.add_argument(
         "--constraint", default=None,
         help='e.g. "flops_m<=100", on a cost-like cell property (FLOPs, parameters, latency, training time)',

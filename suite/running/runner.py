@@ -132,9 +132,7 @@ def execute(run: RunSpec, observe: Callable[[Method, SearchContext], Method] | N
 
     `observe` wraps the method the run builds (`nasrepro check-method` watches it through this loop)."""
     started = time.perf_counter()
-    bench = benchmarks.get(run.benchmark)
-    if bench.oracle != run.oracle:
-        raise NasreproError(f"{run.benchmark} now answers with oracle {bench.oracle}, the run asks {run.oracle}")
+    bench = benchmarks.get(run.benchmark, run.oracle)  # refuses an oracle it no longer has, naming the known ones
     entry = registry.method(run.method)
     if entry.version != run.method_version:
         raise NasreproError(

@@ -82,6 +82,7 @@ class ExperimentSpec:
     predictor: str | None = None
     constraint: str | None = None
     method_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    oracle: str | None = None  # of every benchmark; None: each benchmark's own
 
     def runs(self) -> list[RunSpec]:
         """All runs, validated: unknown names, bad budgets and unusable constraints fail here, before any run."""
@@ -106,7 +107,7 @@ class ExperimentSpec:
         constraint = Constraint.parse(self.constraint) if self.constraint else None
         runs = []
         for bench_name in self.benchmarks:
-            bench = benchmarks.get(bench_name)
+            bench = benchmarks.get(bench_name, self.oracle)
             if bench.space_size is not None and self.budget.queries >= bench.space_size:
                 # The whole space is no search: every method ends at the optimum, and the last queries
                 # can only come from methods that enumerate.
