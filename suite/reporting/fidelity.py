@@ -57,9 +57,17 @@ def verdict_table(fidelity: Fidelity, benchmark: str) -> pd.DataFrame:
     return wide
 
 
+def _ordered(fidelity: Fidelity, frame: pd.DataFrame) -> pd.DataFrame:
+    """Benchmarks as run, surrogates by fraction, the reported measure first."""
+    order = {"benchmark": list(fidelity.budgets), "oracle": fidelity.surrogates, "measure": list(MEASURES)}
+    keys = {column: frame[column].map({v: i for i, v in enumerate(values)}) for column, values in order.items()}
+    return frame.assign(**{f"_{c}": k for c, k in keys.items()}).sort_values([f"_{c}" for c in order]).drop(
+        columns=[f"_{c}" for c in order]).reset_index(drop=True)
+
+
 def agreement_table(fidelity: Fidelity) -> pd.DataFrame:
-    table = fidelity.agreement.merge(fidelity.ranks, on=["benchmark", "oracle", "measure"], how="left",
-                                     suffixes=("", "_ranked"))
+    table = _ordered(fidelity, fidelity.agreement.merge(fidelity.ranks, on=["benchmark", "oracle", "measure"],
+                                                        how="left", suffixes=("", "_ranked")))
     return pd.DataFrame({
         "benchmark": table["benchmark"], "oracle": table["oracle"], "measure": table["measure"],
         "pairs": table["pairs"], **{label: table[label] for label in AGREEMENT},
@@ -77,7 +85,7 @@ def quality_table(quality: pd.DataFrame) -> pd.DataFrame:
         "τ final, real top 10% (held out)": [_f(v, 3) for v in quality["final_tau_top10_heldout"]],
         "MAE final, held out": [_f(v) for v in quality["final_mae_heldout"]],
         "MAE final, training cells": [_f(v) for v in quality["final_mae_training"]],
-        "best cell: reported / real": [f"{_f(r)} / {_f(t)}" for r, t in zip(quality["optimum_reported"],
+        "best cell: predicted / real": [f"{_f(r)} / {_f(t)}" for r, t in zip(quality["optimum_reported"],
                                                                             quality["optimum_real"], strict=True)],
     })
 
@@ -85,14 +93,17 @@ def quality_table(quality: pd.DataFrame) -> pd.DataFrame:
 def _summary(fidelity: Fidelity) -> list[str]:
     lines = []
     reported = fidelity.scores[fidelity.scores["oracle"] != fidelity.reference]
-    for (name, oracle), rows in reported.groupby(["benchmark", "oracle"]):
+    for (name, oracle), rows in _ordered(fidelity, reported.assign(measure="reported")).groupby(
+            ["benchmark", "oracle"], sort=False):
         counts = fidelity.agreement.set_index(["benchmark", "oracle", "measure"]).loc[(name, oracle, "reported")]
         tau = fidelity.ranks.set_index(["benchmark", "oracle", "measure"]).loc[(name, oracle, "reported"),
                                                                                "kendall_tau"]
         lines.append(
             f"{name}, {oracle}: reported figures differ from the real value of the same cells by "
             f"{_signed(rows['gap'].min())} to {_signed(rows['gap'].max())} points (mean over methods "
-            f"{_signed(rows['gap'].mean())}); of {counts['pairs']} pairwise verdicts on the reported metric "
+            f"{_signed(rows['gap'].mean())}); those cells are really {_signed(rows['real_vs_reference'].mean())} "
+            f"points from where the same methods end on the real table (mean over methods); of {counts['pairs']} "
+            "pairwise verdicts on the reported metric "
             f"{counts['same winner'] + counts['both undecided']} agree with the real table's "
             f"({counts['same winner']} same winner, {counts['both undecided']} both undecided), "
             f"{counts['opposite']} are opposite, {counts['one undecided']} decided on one side only; "
