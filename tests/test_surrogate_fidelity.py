@@ -14,7 +14,7 @@ from suite.analysis import fidelity
 from suite.benchmarks import nb201, nb201_surrogate, surrogate_fit
 from suite.errors import NasreproError
 from suite.reporting import fidelity as fidelity_report
-from suite.spec import Budget, ExperimentSpec
+from suite.running.spec import Budget, ExperimentSpec
 
 
 # ---------------------------------------------------------------------------------------------- the subset
@@ -125,7 +125,7 @@ def test_a_surrogate_run_is_blind_and_records_its_oracle(surrogate_5pct, monkeyp
     benchmarks.get.cache_clear()
     try:
         runs = ExperimentSpec(("nb201-cifar10",), ("re",), (0,), Budget(20), oracle="nb201-surrogate-5pct").runs()
-        from suite.runner import execute, search_context
+        from suite.running.runner import execute, search_context
 
         assert runs[0].oracle == "nb201-surrogate-5pct"
         assert search_context(runs[0], surrogate_5pct).space is surrogate_5pct.space

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from suite import provenance, significance
+from suite.analysis import significance
 from suite.errors import NasreproError
 
 REFERENCE = "nb201-tabular"
@@ -43,7 +43,7 @@ class Fidelity:
     agreement: pd.DataFrame  # benchmark, oracle, measure, pairs and one column per AGREEMENT
     ranks: pd.DataFrame  # benchmark, oracle, measure, methods, kendall_tau, discordant, pairs
     runs: int
-    seeds: str  # which seeds, in words
+    seeds: Mapping[int, tuple[int, ...]]  # experiment seed -> the repeats run
 
     @property
     def surrogates(self) -> list[str]:
@@ -85,8 +85,8 @@ def compute(finals: pd.DataFrame, truth: Truth, reference: str = REFERENCE,
         significance.pairwise(finals, rope=rope, column=column).assign(measure=measure)
         for measure, column in MEASURES.items()
     ], ignore_index=True)
-    seeds = "; ".join(f"seeds {provenance.seeds_text(rows['repeat'])} of experiment seed {seed}"
-                      for seed, rows in finals.groupby("experiment_seed"))
+    seeds = {int(seed): tuple(sorted({int(r) for r in rows["repeat"]})) for seed, rows in
+             finals.groupby("experiment_seed")}
     return Fidelity(reference, budgets, _scores(finals, reference), *_verdicts(pairs, reference),
                     _ranks(finals, reference), len(finals), seeds)
 
@@ -169,7 +169,7 @@ def truth(name: str, keys: pd.Series) -> np.ndarray:
 
 def load(store_dirs, rope: float = significance.ROPE) -> Fidelity:
     """The comparison over every run of the stores, each benchmark at the budget all its runs reached."""
-    from suite import collect, stats
+    from suite.analysis import collect, stats
 
     results = collect.load(list(store_dirs))
     budgets = stats.common_budgets(results.trajectories, results.timed)

@@ -30,9 +30,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from suite import data
-from suite.benchmarks import cache_files
+from suite.benchmarks import cache_files, surrogate_fit
 from suite.benchmarks import nb101_space as space
-from suite.benchmarks import surrogate_fit
 from suite.errors import DataError, NasreproError
 
 if TYPE_CHECKING:  # pandas is imported where used: listing benchmarks must not pay for it

@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from suite import cache_files, data
-from suite.benchmarks import nb201, surrogate_fit
+from suite import data
+from suite.benchmarks import cache_files, nb201, surrogate_fit
 from suite.benchmarks.base import Observation
 from suite.errors import InvalidArchitecture, NasreproError
 

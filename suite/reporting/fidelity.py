@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite import document as doc
 from suite.analysis.fidelity import AGREEMENT, MEASURES, UNDECIDED, Fidelity, Surrogates
 from suite.benchmarks import nb201_surrogate
+from suite.reporting import document as doc
+from suite.reporting.provenance import seeds_text
 
 MEASURE_WORDS = {
     "reported": "the final metric the surrogate reports",
@@ -114,6 +115,8 @@ def _summary(fidelity: Fidelity) -> list[str]:
 
 def blocks(fidelity: Fidelity, surrogates: Surrogates) -> list[doc.Block]:
     budgets = ", ".join(f"{name}: {n}" for name, n in fidelity.budgets.items())
+    seeds = "; ".join(f"seeds {seeds_text(repeats)} of experiment seed {seed}" for seed, repeats in
+                      fidelity.seeds.items())
     fractions = ", ".join(
         f"`{nb201_surrogate.oracle_name(f)}` ({share:.0%}, {round(share * nb201_surrogate.N_CELLS):,} cells)"
         for f, share in nb201_surrogate.FRACTIONS.items())
@@ -131,7 +134,7 @@ def blocks(fidelity: Fidelity, surrogates: Surrogates) -> list[doc.Block]:
             "the oracle), so they differ only by what the oracle answers."
         ),
         doc.Paragraph(
-            f"Runs: {fidelity.runs} ({fidelity.seeds}); budget in unique queries: {budgets}. For each surrogate "
+            f"Runs: {fidelity.runs} ({seeds}); budget in unique queries: {budgets}. For each surrogate "
             "and method: the mean final metric the surrogate reports (`reported`), and the real test accuracy "
             "of the cells its runs ended on, looked up in the real table (`real`): their difference is how far a "
             "surrogate benchmark's figure is from reality. Verdicts are the suite's pairwise tests (exact signed-rank "
