@@ -185,7 +185,9 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     if not args.rope >= 0:
         raise NasreproError(f"--rope takes a non-negative number of points, not {args.rope}")
     out = atomic.check_writable_dir(args.out)
-    found = fidelity.load([Path(s) for s in args.stores], rope=args.rope)
+    found = fidelity.load([Path(s) for s in args.stores], rope=args.rope,
+                          benchmarks=list(_names(args.benchmark)) if args.benchmark else None,
+                          oracles=list(_names(args.oracle)) if args.oracle else None)
     with atomic.staged(out) as stage:
         path = fidelity_report.write(found, fidelity.surrogates(found), stage, args.title)
     print(f"surrogate-fidelity report written to {out / path.relative_to(stage)} (and .csv, .html)")
@@ -403,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     fid.add_argument("stores", nargs="+", help="results stores with runs on the real table and on surrogates")
     fid.add_argument("--out", required=True, help="output directory, e.g. results/surrogate-fidelity")
     fid.add_argument("--title", default="Surrogate fidelity on NAS-Bench-201")
+    fid.add_argument("--benchmark", default=None, help="only these benchmarks (comma-separated; default all)")
+    fid.add_argument("--oracle", default=None,
+                     help="only these surrogate oracles beside the real table (comma-separated; default all)")
     fid.add_argument("--rope", type=float, default=0.1,
                      help="region of practical equivalence in points of the final metric (default 0.1)")
     fid.set_defaults(func=cmd_fidelity)

@@ -260,3 +260,27 @@ def test_the_report_renders_every_section(found, tmp_path):
     assert "| A vs C | A | C | C | A | A |" in text  # real table, s reported, s real, t reported, t real
     for name in ("scores.csv", "verdicts.csv", "agreement.csv", "oracles.csv", "training_cells.csv", "report.html"):
         assert (tmp_path / name).is_file()
+
+
+@pytest.mark.slow  # two fits of the 5% surrogate's models and 12 short runs (~30 s)
+def test_the_fidelity_command_end_to_end(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NASREPRO_CACHE", str(tmp_path / "cache"))
+    benchmarks.get.cache_clear()
+    try:
+        store, out = tmp_path / "runs", tmp_path / "report"
+        for oracle in ("nb201-tabular", "nb201-surrogate-5pct"):
+            assert cli.main(["run", "--benchmark", "nb201-cifar10", "--oracle", oracle, "--method", "rs,re",
+                             "--seeds", "0-2", "--budget", "15", "--out", str(store), "--quiet"]) == 0
+        assert cli.main(["fidelity", str(store), "--out", str(out), "--oracle", "nb201-surrogate-2pct"]) == 2
+        assert "no runs on nb201-surrogate-2pct" in capsys.readouterr().err
+        assert cli.main(["fidelity", str(store), "--out", str(out)]) == 0
+        scores = pd.read_csv(out / "scores.csv")
+        assert set(scores["oracle"]) == {"nb201-tabular", "nb201-surrogate-5pct"} and set(scores["n"]) == {3}
+        reference = scores[scores["oracle"] == "nb201-tabular"]
+        assert np.allclose(reference["reported"], reference["real"])  # the real table reports the truth
+        training = pd.read_csv(out / "training_cells.csv")
+        five = training[training["oracle"] == "nb201-surrogate-5pct"]
+        assert np.array_equal(five["index"], nb201_surrogate.training_rows("5pct"))
+        assert "nb201-cifar10, nb201-surrogate-5pct: reported figures differ" in (out / "report.md").read_text()
+    finally:
+        benchmarks.get.cache_clear()

@@ -167,13 +167,22 @@ def truth(name: str, keys: pd.Series) -> np.ndarray:
     return keys.map(real).to_numpy(dtype=float)
 
 
-def load(store_dirs, rope: float = significance.ROPE) -> Fidelity:
-    """The comparison over every run of the stores, each benchmark at the budget all its runs reached."""
+def load(store_dirs, rope: float = significance.ROPE, benchmarks: list[str] | None = None,
+         oracles: list[str] | None = None) -> Fidelity:
+    """The comparison over the runs of the stores (only `benchmarks` and the surrogate `oracles`, if given),
+    each benchmark at the budget all its runs reached."""
     from suite.analysis import collect, stats
 
-    results = collect.load(list(store_dirs))
-    budgets = stats.common_budgets(results.trajectories, results.timed)
-    finals = stats.at_budgets(results.trajectories, {name: [n] for name, n in budgets.items()})
+    results = collect.load(list(store_dirs), benchmarks)
+    trajectories = results.trajectories
+    if oracles is not None:
+        absent = sorted(set(oracles) - set(results.runs["oracle"]))
+        if absent:
+            raise NasreproError(f"no runs on {', '.join(absent)} in {', '.join(map(str, store_dirs))}")
+        keep = results.runs.loc[results.runs["oracle"].isin([REFERENCE, *oracles]), "run_id"]
+        trajectories = trajectories[trajectories["run_id"].isin(keep)]
+    budgets = stats.common_budgets(trajectories, results.timed)
+    finals = stats.at_budgets(trajectories, {name: [n] for name, n in budgets.items()})
     return compute(finals, truth, rope=rope)
 
 

@@ -119,7 +119,7 @@ def blocks(fidelity: Fidelity, surrogates: Surrogates) -> list[doc.Block]:
                       fidelity.seeds.items())
     fractions = ", ".join(
         f"`{nb201_surrogate.oracle_name(f)}` ({share:.0%}, {round(share * nb201_surrogate.N_CELLS):,} cells)"
-        for f, share in nb201_surrogate.FRACTIONS.items())
+        for f, share in nb201_surrogate.FRACTIONS.items() if nb201_surrogate.oracle_name(f) in fidelity.surrogates)
     content: list[doc.Block] = [
         doc.Paragraph(
             "NAS-Bench-101's oracle here is a surrogate fitted on a few percent of its space. On NAS-Bench-201 "
