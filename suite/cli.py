@@ -182,10 +182,8 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     from suite.reporting import fidelity as fidelity_report
 
     _check_stores(args.stores)
-    if not args.rope >= 0:
-        raise NasreproError(f"--rope takes a non-negative number of points, not {args.rope}")
     out = atomic.check_writable_dir(args.out)
-    found = fidelity.load([Path(s) for s in args.stores], rope=args.rope,
+    found = fidelity.load([Path(s) for s in args.stores],
                           benchmarks=list(_names(args.benchmark)) if args.benchmark else None,
                           oracles=list(_names(args.oracle)) if args.oracle else None)
     with atomic.staged(out) as stage:
@@ -408,8 +406,6 @@ def build_parser() -> argparse.ArgumentParser:
     fid.add_argument("--benchmark", default=None, help="only these benchmarks (comma-separated; default all)")
     fid.add_argument("--oracle", default=None,
                      help="only these surrogate oracles beside the real table (comma-separated; default all)")
-    fid.add_argument("--rope", type=float, default=0.1,
-                     help="region of practical equivalence in points of the final metric (default 0.1)")
     fid.set_defaults(func=cmd_fidelity)
 
     check = sub.add_parser("verify", help="rerun stored runs and check their trajectories are bit-identical")

@@ -68,8 +68,7 @@ def agreement(reference: str, other: str) -> str:
     return "same winner" if reference == other else "opposite"
 
 
-def compute(finals: pd.DataFrame, truth: Truth, reference: str = REFERENCE,
-            rope: float = significance.ROPE) -> Fidelity:
+def compute(finals: pd.DataFrame, truth: Truth, reference: str = REFERENCE) -> Fidelity:
     """`finals`: one row per run at its benchmark's compared budget (`stats.at_budgets`: benchmark, oracle,
     method, experiment_seed, repeat, budget, incumbent_key, incumbent_final)."""
     finals = finals.copy()
@@ -82,7 +81,7 @@ def compute(finals: pd.DataFrame, truth: Truth, reference: str = REFERENCE,
                             "compare the surrogates with")
     budgets = finals.groupby("benchmark")["budget"].first().to_dict()
     pairs = pd.concat([
-        significance.pairwise(finals, rope=rope, column=column).assign(measure=measure)
+        significance.pairwise(finals, column=column).assign(measure=measure)
         for measure, column in MEASURES.items()
     ], ignore_index=True)
     seeds = {int(seed): tuple(sorted({int(r) for r in rows["repeat"]})) for seed, rows in
@@ -167,8 +166,7 @@ def truth(name: str, keys: pd.Series) -> np.ndarray:
     return keys.map(real).to_numpy(dtype=float)
 
 
-def load(store_dirs, rope: float = significance.ROPE, benchmarks: list[str] | None = None,
-         oracles: list[str] | None = None) -> Fidelity:
+def load(store_dirs, benchmarks: list[str] | None = None, oracles: list[str] | None = None) -> Fidelity:
     """The comparison over the runs of the stores (only `benchmarks` and the surrogate `oracles`, if given),
     each benchmark at the budget all its runs reached."""
     from suite.analysis import collect, stats
@@ -183,7 +181,7 @@ def load(store_dirs, rope: float = significance.ROPE, benchmarks: list[str] | No
         trajectories = trajectories[trajectories["run_id"].isin(keep)]
     budgets = stats.common_budgets(trajectories, results.timed)
     finals = stats.at_budgets(trajectories, {name: [n] for name, n in budgets.items()})
-    return compute(finals, truth, rope=rope)
+    return compute(finals, truth)
 
 
 @dataclass(frozen=True)
