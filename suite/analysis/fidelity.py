@@ -81,8 +81,10 @@ def compute(finals: pd.DataFrame, truth: Truth, reference: str = REFERENCE) -> F
                             "compare the surrogates with")
     budgets = finals.groupby("benchmark")["budget"].first().to_dict()
     pairs = pd.concat([
-        significance.pairwise(finals, column=column).assign(measure=measure)
+        # one Holm family per benchmark and oracle: each surrogate judged as its own benchmark would be
+        significance.pairwise(rows, column=column).assign(measure=measure)
         for measure, column in MEASURES.items()
+        for _, rows in finals.groupby(["benchmark", "oracle"])
     ], ignore_index=True)
     seeds = {int(seed): tuple(sorted({int(r) for r in rows["repeat"]})) for seed, rows in
              finals.groupby("experiment_seed")}
