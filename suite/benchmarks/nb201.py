@@ -6,7 +6,6 @@ method may import it (tests/test_blind.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -58,6 +57,7 @@ DATASETS = {
     ),
 }
 FIDELITIES = (200, 12)
+TABULAR_ORACLE = "nb201-tabular"
 
 
 def _space(dataset: Nb201Dataset, table: pd.DataFrame, rows: dict[tuple[int, ...], int]) -> Nb201Space:
@@ -89,7 +89,7 @@ class Nb201(OnSpace[tuple[int, ...]]):
         import pandas as pd
 
         self.name = f"nb201-{self.dataset.name}"
-        self.oracle = "nb201-tabular"
+        self.oracle = TABULAR_ORACLE
         self.search_metric = self.dataset.search_column.format(epochs=200)
         self.has_cost = self.dataset.cost_column is not None
         path = data.require(DATA_FILE)
@@ -153,12 +153,3 @@ def _read_table(path) -> pd.DataFrame:
     if missing:
         raise DataError(f"{path} lacks the NAS-Bench-201 columns {missing}")
     return table
-
-
-def register_all(register: Callable) -> None:
-    for ds in DATASETS.values():
-        register(
-            f"nb201-{ds.name}",
-            lambda ds=ds: Nb201(ds),
-            f"NAS-Bench-201 {ds.name}: search {ds.search_column.format(epochs=200)}, report {ds.final_column}",
-        )

@@ -55,8 +55,8 @@ def _graph_adjacency() -> np.ndarray:
     return adj
 
 
-_ADJACENCY = _graph_adjacency()
-_ADJACENCY.setflags(write=False)
+ADJACENCY = _graph_adjacency()
+ADJACENCY.setflags(write=False)
 
 
 # FLOPs (millions) of the CIFAR-10 network: the fixed stem, reduction blocks and head, plus one term per
@@ -118,10 +118,10 @@ class Nb201Space:
     def graph(self, arch: tuple[int, ...]) -> CellGraph:
         self._index(arch)
         ops = np.array([0, *(2 + op for op in arch), 1], dtype=np.int64)
-        return CellGraph(_ADJACENCY, ops, GRAPH_OPS)
+        return CellGraph(ADJACENCY, ops, GRAPH_OPS)
 
     def from_graph(self, graph: CellGraph) -> tuple[int, ...]:
-        if graph.op_names != GRAPH_OPS or not np.array_equal(graph.adjacency, _ADJACENCY):
+        if graph.op_names != GRAPH_OPS or not np.array_equal(graph.adjacency, ADJACENCY):
             raise InvalidArchitecture("not a NAS-Bench-201 cell graph (8 nodes, fixed adjacency, NB201 ops)")
         arch = tuple(int(op) - 2 for op in graph.ops[1:-1])
         self._index(arch)
