@@ -1,4 +1,9 @@
-"""`nasrepro list | run | report`. Errors the user can fix exit with status 2 and one line."""
+"""`nasrepro list | run | report | leaderboard | verify | store | data | predictors | fidelity | check-method`.
+Errors the user can fix exit with status 2 and one line.
+
+Longer than 400 lines because it is the one place where every command's arguments are parsed and checked
+before any work; each command's body is a few lines that call the room that does the work.
+"""
 
 from __future__ import annotations
 

@@ -18,6 +18,10 @@ statistic with its exact permutation p (an exact enumeration, Monte-Carlo past E
 and Nemenyi's post-hoc test for three or more methods, the signed-rank test over benchmarks for two.
 Benchmarks of one search space (NB201's three datasets: one space, the same seeds) form one block, their
 ranks averaged. With a single benchmark the blocks are the paired seeds instead.
+
+Longer than 400 lines: the pairwise tests, the one verdict rule, the multiplicity family and the omnibus
+tests share the data layout and the verdict vocabulary, and are kept together so that a verdict is defined
+in one place (the exact distributions are in `exact`, the shift's posterior in `bayesian`).
 """
 
 from __future__ import annotations

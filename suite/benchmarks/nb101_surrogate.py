@@ -15,6 +15,10 @@ imported where used: registering the benchmark must not pay for loading them.
 Everything is seeded and single-threaded: xgboost with a fixed seed and one thread, torch with
 explicit generators on one thread, so retraining reproduces the predictions bit for bit, whatever the
 number of processes the fits and predictions are spread over.
+
+Longer than 400 lines: the oracle's models, its members and its cache key must change together (a model
+change without a new key would serve stale predictions), so they are kept in one module; selection and the
+report are apart.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 Reads the stores only (trajectories, run metadata, verify.json); it never builds a benchmark or reruns a
 search, so it works without the data directory.
+
+Longer than 400 lines: the report's sections are rendered in order from one results object, and the
+wording that explains each number sits beside the code that prints it (figures, provenance and the
+published numbers are modules of their own).
 """
 
 from __future__ import annotations
