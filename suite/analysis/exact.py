@@ -154,6 +154,11 @@ def hodges_lehmann_paired(differences, confidence: float = CONFIDENCE) -> Shift:
     the Walsh averages, so it is evaluated there and once inside each gap between them; the scan runs from
     each end inwards and stops at the first theta not rejected, which is the hull's end even where the set
     of such theta is not an interval.
+
+    The set can be empty: when many differences sit on one value (on NB201 most seeds of two methods end on
+    the same pair of cells), no theta leaves differences symmetric about it, and the tied test rejects every
+    one (e.g. 70 zeros and 30 equal positive differences). The interval is then empty (NaN ends), which is
+    what the test says; the verdict, which rests on the test of theta = 0, is unaffected.
     """
     d = rounded(differences)
     if len(d) == 0:
@@ -171,7 +176,9 @@ def hodges_lehmann_paired(differences, confidence: float = CONFIDENCE) -> Shift:
     def accepted(theta: int) -> bool:
         return _signed_rank_p_units(units - theta, reject_below=alpha) > alpha + 1e-12
 
-    low = next(c for c in candidates if accepted(c))  # exists: p = 1 at the median of the Walsh averages
+    low = next((c for c in candidates if accepted(c)), None)
+    if low is None:  # every shift rejected: see the docstring's last paragraph
+        return Shift(estimate, np.nan, np.nan)
     high = next(c for c in candidates[::-1] if accepted(c))
     return Shift(estimate, *_interval_ends(low, high, averages), low_open=bool(low not in set(averages)),
                  high_open=bool(high not in set(averages)))
