@@ -59,7 +59,7 @@ class Ties:
 
 
 def test_the_incumbents_rank_counts_only_strictly_better_cells(monkeypatch):
-    monkeypatch.setattr(benchmarks, "get", lambda name: Ties())
+    monkeypatch.setattr(benchmarks, "get", lambda name, oracle=None: Ties())
     entry = registry.method("rs")
     run = RunSpec("ties", "hand-made", "rs", dataclasses.asdict(entry.config_cls()), entry.version, 0, Budget(4))
     frame, _ = execute(run)
