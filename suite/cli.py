@@ -186,6 +186,22 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fidelity(args: argparse.Namespace) -> int:
+    from suite import atomic
+    from suite.analysis import fidelity
+    from suite.reporting import fidelity as fidelity_report
+
+    _check_stores(args.stores)
+    with atomic.output_dir(args.out) as out:
+        found = fidelity.load([Path(s) for s in args.stores],
+                              benchmarks=list(_names(args.benchmark)) if args.benchmark else None,
+                              oracles=list(_names(args.oracle)) if args.oracle else None)
+        with atomic.staged(out) as stage:
+            path = fidelity_report.write(found, fidelity.surrogates(found), stage, args.title)
+    print(f"surrogate-fidelity report written to {out / path.relative_to(stage)} (and .csv, .html)")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from suite.running import verify
 
@@ -395,6 +411,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="e.g. 50,100,150: the largest reached is ranked, the others are shown as exploratory "
                        "(default: each benchmark's full budget only)")
     board.set_defaults(func=cmd_leaderboard)
+
+    fid = sub.add_parser("fidelity", help="surrogate oracles against the real table they stand in for (NB201)")
+    fid.add_argument("stores", nargs="+", help="results stores with runs on the real table and on surrogates")
+    fid.add_argument("--out", required=True, help="output directory, e.g. results/surrogate-fidelity")
+    fid.add_argument("--title", default="Surrogate fidelity on NAS-Bench-201")
+    fid.add_argument("--benchmark", default=None, help="only these benchmarks (comma-separated; default all)")
+    fid.add_argument("--oracle", default=None,
+                     help="only these surrogate oracles beside the real table (comma-separated; default all)")
+    fid.set_defaults(func=cmd_fidelity)
 
     check = sub.add_parser("verify", help="rerun stored runs and check their trajectories are bit-identical")
     check.add_argument("store", help="results store directory")
