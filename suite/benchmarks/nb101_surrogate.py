@@ -200,35 +200,21 @@ def path_features(table: space.CellTable, rows: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- models
 Family = Callable[[space.CellTable, np.ndarray, np.ndarray, np.ndarray, SurrogateConfig, int], np.ndarray]
-CHUNK = 50_000  # rows encoded at a time when predicting the whole space
+CHUNK = surrogate_fit.CHUNK  # rows encoded at a time when predicting the whole space (the GNN too)
 
 
 def _booster(X: np.ndarray, y: np.ndarray, config: SurrogateConfig | XgbParams, seed: int,
              weight: np.ndarray | None = None):
-    import xgboost as xgb
-
-    p = config if isinstance(config, XgbParams) else XgbParams(
-        config.xgb_rounds, config.xgb_depth, config.xgb_eta, config.xgb_subsample, config.xgb_colsample,
-        config.xgb_min_child_weight)
-    params = {
-        "objective": "reg:squarederror", "max_depth": p.depth, "eta": p.eta,
-        "subsample": p.subsample, "colsample_bytree": p.colsample,
-        "min_child_weight": p.min_child_weight, "tree_method": "hist", "nthread": 1,
-        "seed": seed % 2**31,
-    }
-    return xgb.train(params, xgb.DMatrix(X, label=y, weight=weight), p.rounds)
-
-
-def _predict(booster, encode: Callable[[np.ndarray], np.ndarray], rows: np.ndarray) -> np.ndarray:
-    return np.concatenate([
-        booster.inplace_predict(encode(rows[k : k + CHUNK])) for k in range(0, len(rows), CHUNK)
-    ] or [np.zeros(0)]).astype(np.float64)
+    """surrogate_fit's booster, with a config's xgb_* settings or an `XgbParams` candidate's."""
+    settings = config if not isinstance(config, XgbParams) else surrogate_fit.XgbConfig(
+        config.rounds, config.depth, config.eta, config.subsample, config.colsample, config.min_child_weight)
+    return surrogate_fit.booster(X, y, settings, seed, weight)
 
 
 def _xgb(encode: Callable[[space.CellTable, np.ndarray], np.ndarray]) -> Family:
     def fit_predict(table, train_rows, y, predict_rows, config, seed):
         booster = _booster(encode(table, train_rows), y, config, seed)
-        return _predict(booster, lambda rows: encode(table, rows), predict_rows)
+        return surrogate_fit.predict_chunked(booster, lambda rows: encode(table, rows), predict_rows)
 
     return fit_predict
 
@@ -346,7 +332,8 @@ class XgbModel:
     chunked = True
 
     def predict(self, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
-        return TRANSFORMS[self.target][1](_predict(self.booster, lambda r: self.encode(table, r), rows))
+        return TRANSFORMS[self.target][1](
+            surrogate_fit.predict_chunked(self.booster, lambda r: self.encode(table, r), rows))
 
     def predict_encoded(self, X: np.ndarray) -> np.ndarray:
         return TRANSFORMS[self.target][1](self.booster.inplace_predict(X).astype(np.float64))

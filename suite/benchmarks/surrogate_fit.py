@@ -66,8 +66,8 @@ class XgbConfig:
     xgb_min_child_weight: float = 3.0
 
 
-def booster(X: np.ndarray, y: np.ndarray, settings: XgbSettings, seed: int):
-    """A squared-error XGBoost model of y on X (one thread, seeded)."""
+def booster(X: np.ndarray, y: np.ndarray, settings: XgbSettings, seed: int, weight: np.ndarray | None = None):
+    """A squared-error XGBoost model of y on X (one thread, seeded; `weight`: per-row sample weights)."""
     import xgboost as xgb
 
     params = {
@@ -76,7 +76,7 @@ def booster(X: np.ndarray, y: np.ndarray, settings: XgbSettings, seed: int):
         "min_child_weight": settings.xgb_min_child_weight, "tree_method": "hist", "nthread": 1,
         "seed": seed % 2**31,
     }
-    return xgb.train(params, xgb.DMatrix(X, label=y), settings.xgb_rounds)
+    return xgb.train(params, xgb.DMatrix(X, label=y, weight=weight), settings.xgb_rounds)
 
 
 def predict_chunked(model, encode: Encode, cells: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
