@@ -285,3 +285,18 @@ def test_the_fidelity_command_end_to_end(tmp_path, monkeypatch, capsys):
         assert "nb201-cifar10, nb201-surrogate-5pct: reported figures differ" in (out / "report.md").read_text()
     finally:
         benchmarks.get.cache_clear()
+
+
+def test_sample_weights_reach_the_booster_as_repeated_rows():
+    # NB101's test model weights each real cell by its multiplicity; a weight of k must act as k copies of the
+    # row (exactly, with no row or column subsampling), and differ from the unweighted fit.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5)).astype(np.float32)
+    y = X[:, 0] * 2 + rng.normal(size=200) * 0.1
+    w = rng.integers(1, 4, size=200).astype(np.float32)
+    settings = surrogate_fit.XgbConfig(xgb_rounds=30, xgb_depth=3, xgb_eta=0.3, xgb_subsample=1.0,
+                                       xgb_colsample=1.0, xgb_min_child_weight=1.0)
+    weighted = surrogate_fit.booster(X, y, settings, 0, w).inplace_predict(X)
+    copies = np.repeat(np.arange(len(X)), w.astype(int))
+    np.testing.assert_array_equal(weighted, surrogate_fit.booster(X[copies], y[copies], settings, 0).inplace_predict(X))
+    assert not np.array_equal(weighted, surrogate_fit.booster(X, y, settings, 0).inplace_predict(X))
