@@ -325,6 +325,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
 def cmd_data_surrogate_report(args: argparse.Namespace) -> int:
     from suite.benchmarks import nb101, nb101_report
 
+    args.oracle = args.oracle or nb101.SURROGATE_ORACLE
     if args.oracle not in nb101.SURROGATES:
         raise NasreproError(f"unknown NB101 surrogate oracle {args.oracle!r}; known: {', '.join(nb101.SURROGATES)}")
     _check_cache(("nb101",))
@@ -442,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = data_sub.add_parser("surrogate-report",
                                  help="choose and cross-validate the NB101 surrogate at the top, write a report")
     report.add_argument("--out", default="results/nb101/surrogate.md")
-    report.add_argument("--oracle", default="nb101-surrogate-20k+test12959", help="the surrogate oracle version")
+    report.add_argument("--oracle", default=None, help="the surrogate oracle version (default: the default oracle)")
     report.add_argument("--no-valid-cv", action="store_true", help="skip the validation model's cross-validation")
     report.add_argument("--no-previous", action="store_true", help="skip the previous oracle's out-of-sample check")
     report.set_defaults(func=cmd_data_surrogate_report)

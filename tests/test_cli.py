@@ -52,7 +52,8 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, ch
     ("argv", "known"),
     [
         (["run", "--benchmark", "nb101", "--method", "rs", "--budget", "5", "--oracle", "nope"],
-         "nb101-surrogate-20k+test6760, nb101-surrogate-20k+test12959, nb101-tabular"),
+         "nb101-surrogate-20k+test6760, nb101-surrogate-20k+test12959, nb101-surrogate-20k+test12959+stack, "
+         "nb101-tabular"),
         (["run", "--benchmark", "nb201-cifar10", "--method", "rs", "--budget", "5", "--oracle", "nope"],
          "nb201-tabular"),
         (["data", "prepare", "nb101", "--oracle", "nope"], "nb101-surrogate-20k+test12959"),

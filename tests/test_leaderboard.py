@@ -21,9 +21,10 @@ CURVES = {
 
 
 def _write_run(
-    store: Store, benchmark: str, method: str, repeat: int, finals, predictor=None, config=None
+    store: Store, benchmark: str, method: str, repeat: int, finals, predictor=None, config=None, release=None
 ) -> str:
     spec = {
+        **(release or {}),
         "benchmark": benchmark,
         "oracle": f"{benchmark}-table",
         "method": method,
@@ -206,6 +207,22 @@ def test_labels_keep_predictors_and_settings_apart(tmp_path):
     labels = sorted(collect.load([s.root]).runs["method"])
     assert labels[:2] == ["bo+gp", "bo+xgb"]
     assert labels[2].startswith("re#") and labels[3].startswith("re#") and labels[2] != labels[3]
+
+
+def test_runs_of_two_releases_are_two_methods_not_one_sample(tmp_path):
+    s = Store(tmp_path / "s")
+    for repeat in range(3):
+        _write_run(s, "b1", "hill", repeat, [1, 2], release={"method_version": 1,
+                                                              "method_distribution": "nasrepro-hill==0.1.0"})
+        _write_run(s, "b1", "hill", repeat, [1, 5], release={"method_version": 1,
+                                                              "method_distribution": "nasrepro-hill==0.2.0"})
+        _write_run(s, "b1", "ganas", repeat, [1, 2], release={"method_version": 2})
+        _write_run(s, "b1", "ganas", repeat, [1, 3], release={"method_version": 3})
+        _write_run(s, "b1", "re", repeat, [1, 2], release={"method_version": 1})
+    runs = collect.load([s.root]).runs
+    assert runs["method"].value_counts().to_dict() == {
+        "hill@nasrepro-hill==0.1.0": 3, "hill@nasrepro-hill==0.2.0": 3, "ganas@v2": 3, "ganas@v3": 3, "re": 3}
+    assert len(runs) == 15  # no seed of one release dropped as a duplicate of the other's
 
 
 def test_each_benchmark_draws_its_own_bootstrap_resample_of_the_seeds(tmp_path):

@@ -50,7 +50,7 @@ def test_registered():
 
 def test_surrogate_oracle_interface(bench):
     assert isinstance(bench, Benchmark)
-    assert bench.oracle == nb101.SURROGATE_ORACLE == "nb101-surrogate-20k+test12959"
+    assert bench.oracle == nb101.SURROGATE_ORACLE == "nb101-surrogate-20k+test12959+stack"
     assert bench.search_metric == "valid_acc_surrogate" and bench.final_metric == "test_acc_surrogate"
     assert bench.space_size == 423_624 and bench.has_cost
     assert len(bench.final_values) == 423_624
@@ -230,7 +230,8 @@ def test_the_previous_oracle_stays_selectable_with_its_own_test_cells():
 
 def test_an_unknown_oracle_is_refused_naming_the_known_ones():
     with pytest.raises(NasreproError, match="unknown oracle 'nope' for nb101; known: nb101-surrogate-20k\\+test6760, "
-                       "nb101-surrogate-20k\\+test12959, nb101-tabular"):
+                       "nb101-surrogate-20k\\+test12959, nb101-surrogate-20k\\+test12959\\+stack, "
+                       "nb101-tabular"):
         benchmarks.check_oracle("nb101", "nope")
     with pytest.raises(DataError, match="needs the official NB101 results"):
         nb101.Nb101(oracle=nb101.TABULAR_ORACLE)
@@ -262,12 +263,40 @@ def test_members_are_refits_on_whole_skeleton_groups_and_deterministic(cells, re
         for g in np.unique(groups[kept])[:50]:
             assert len({weight[r] for r in test12959.rows[groups == g].tolist()}) == 1
     assert len({len(f.test.rows) for f in fits}) > 1
-    rows = np.arange(0, len(cells), 997)
-    first = surrogate.train_and_predict(cells, real, test12959, config, seed=4, rows=rows)
-    again = surrogate.train_and_predict(cells, real, test12959, config, seed=4, rows=rows)
+    first = _trained_twice(cells, real, test12959, config, np.arange(0, len(cells), 997))
     assert len(first) == 6
+    assert not np.array_equal(first[3], first[4])
+
+
+def _trained_twice(cells, real, test, config, rows) -> tuple[np.ndarray, ...]:
+    """The oracle's and its members' predictions, trained twice: bit-identical, every member finite and
+    unlike the oracle."""
+    first = surrogate.train_and_predict(cells, real, test, config, seed=4, rows=rows)
+    again = surrogate.train_and_predict(cells, real, test, config, seed=4, rows=rows)
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
-    main, members = first[1], first[3:]
-    assert all(np.isfinite(m).all() and not np.array_equal(m, main) for m in members)
-    assert not np.array_equal(members[0], members[1])
+    assert all(np.isfinite(m).all() and not np.array_equal(m, first[1]) for m in first[3:])
+    return first
+
+
+def test_the_stacked_blend_is_the_mean_of_its_booster_and_gin_and_its_members_are_deterministic(cells, real):
+    test12959 = surrogate.real_test_cells(cells, surrogate.TEST_FILE_12959)
+    small_test = test12959.subset(np.arange(len(test12959.rows)) < 2000)
+    config = replace(SMALL, test_family="stack+gnn", test_xgb=surrogate.XgbParams(10, 3, 0.3), members=2,
+                     gnn_epochs=1, gnn_dim=16, gnn_layers=1)
+    rows = np.arange(0, len(cells), 1009)
+    first = _trained_twice(cells, real, small_test, config, rows)
+    assert len(first) == 5
+    valid, main = first[0], first[1]
+    # the main model refitted by hand: its booster reads the validation model's prediction as a feature
+    valid_model = surrogate.fit_model(config.family, surrogate.TARGET, cells, real.rows, real.valid_acc, config, 4)
+    np.testing.assert_array_equal(valid_model.predict(cells, rows), valid)
+    blend = surrogate.TEST_FAMILIES["stack+gnn"](surrogate.TestFit(cells, real, small_test, config, 6, valid_model))
+    forward, inverse = surrogate.TRANSFORMS[surrogate.TARGET]
+    by_hand = inverse((forward(blend.stack.predict(cells, rows)) + blend.gnn.raw(cells, rows)) / 2)
+    np.testing.assert_allclose(main, by_hand, rtol=0, atol=1e-9)
+    X = np.concatenate([surrogate.path_features(cells, rows), forward(valid)[:, None].astype(np.float32)], axis=1)
+    np.testing.assert_array_equal(blend.stack.booster.inplace_predict(X), forward(blend.stack.predict(cells, rows))
+                                  .astype(np.float32))
+    # the feature matters: the booster splits on it
+    assert f"f{X.shape[1] - 1}" in blend.stack.booster.get_score(importance_type="weight")

@@ -84,7 +84,10 @@ def test_a_verdict_every_member_shares_holds():
     finals, metas = _runs(0.5, [0.5, 0.45, 0.55, 0.5, 0.5])
     row = oracle_error.verdicts(finals, metas, {"nb101": 150}).iloc[0]
     assert row["main_better"] == "b" and row["holds"] and row["members_agreeing"] == 5
-    assert "b better than a" in oracle_error.sentence(row)
+    text = oracle_error.sentence(row)
+    assert "b better than a" in text
+    # the shift is quoted winner minus loser: b - a, positive here (a - b would read as a loss for the winner)
+    assert row["member_shift_high"] < 0 and "b minus a under the widened members +" in text
 
 
 def test_a_verdict_the_members_do_not_share_does_not_hold():

@@ -1,8 +1,10 @@
 """Results stores -> one tidy table of queries and one table of runs. Reads stores only, never a benchmark.
 
-Labels: a run's `method` label carries its predictor (`bananas+gp`) and, where one store holds the same
-method with different settings on a benchmark, a short hash of the settings, so statistics never pool
-different configurations. A constraint changes the problem, so it goes into the `benchmark` label.
+Labels: a run's `method` label carries its predictor (`bananas+gp`), where one store holds the same
+method with different settings on a benchmark, a short hash of the settings, and where it holds runs of
+two releases (a plugin's `distribution==version`, or a built-in's method version), the release
+(`hillclimb@nasrepro-hillclimb==0.2.0`, `ganas@v3`), so statistics never pool different configurations
+or different code. A constraint changes the problem, so it goes into the `benchmark` label.
 The plain names stay in `method_name` and `benchmark_name`.
 """
 
@@ -114,6 +116,7 @@ def _runs_table(metas: dict[str, dict], origin: dict[str, str]) -> pd.DataFrame:
                 "benchmark_name": spec["benchmark"],
                 "method_name": spec["method"],
                 "config": json.dumps(spec["method_config"], sort_keys=True, default=str),
+                "release": _release(spec),
                 "budget_queries": spec["budget"]["queries"],
                 "budget_seconds": spec["budget"]["seconds"],
                 "n_queries": meta["n_queries"],
@@ -125,7 +128,19 @@ def _runs_table(metas: dict[str, dict], origin: dict[str, str]) -> pd.DataFrame:
     configs = runs.groupby(["benchmark", "oracle", "method"])["config"].transform("nunique")
     clash = configs > 1
     runs.loc[clash, "method"] = runs.loc[clash, "method"] + "#" + runs.loc[clash, "config"].map(_short_hash)
+    releases = runs.groupby(["benchmark", "oracle", "method"])["release"].transform("nunique")
+    clash = releases > 1
+    runs.loc[clash, "method"] = runs.loc[clash, "method"] + "@" + runs.loc[clash, "release"]
     return runs
+
+
+def _release(spec: dict[str, Any]) -> str:
+    """The code that made the run: the plugin's pin, else the built-in method's version (stores written
+    before the fields existed have neither: one release), and the predictor's likewise."""
+    method = spec.get("method_distribution") or (f"v{spec['method_version']}" if "method_version" in spec else "")
+    predictor = spec.get("predictor_distribution") or (
+        f"v{spec['predictor_version']}" if spec.get("predictor_version") is not None else "")
+    return method + (f"+{predictor}" if predictor else "")
 
 
 def _short_hash(text: str) -> str:

@@ -96,10 +96,14 @@ def sentence(row: Mapping) -> str:
     """The verdict in words, with the oracle's error at the top."""
     a, b = row["method_a"], row["method_b"]
     error = f"the oracle's error at the top: ±{row['top_error']:.2f} points per cell"
-    shifts = (f"A-B shift under the widened members {significance.signed(row['member_shift_low'])} to "
-              f"{significance.signed(row['member_shift_high'])} points")
+    low, high = row["member_shift_low"], row["member_shift_high"]
+    first, second = a, b
+    if row["main_better"] == b:  # quote the shift as winner minus loser, so that it reads positive
+        first, second, low, high = b, a, -high, -low
+    shifts = (f"{first} minus {second} under the widened members {significance.signed(low)} to "
+              f"{significance.signed(high)} points")
     if row["holds"]:
-        loser = b if row["main_better"] == a else a
+        loser = second
         return (f"{row['main_better']} better than {loser}, under {row['members_agreeing']} of {row['members']} "
                 f"widened oracle members too ({shifts}; {error}).")
     if row["main_better"]:

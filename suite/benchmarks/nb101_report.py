@@ -112,9 +112,14 @@ def _selection_section(selection: list[TopCv], chosen: TopCv, version: nb101.Sur
         f"highest weighted tau within the top 10%, then top-50 recall. *Top 10%*: cells at or above the "
         "weighted 90th percentile of the real test accuracy; top-50 recall: of the 50 best real cells, how "
         "many are among the 50 best predicted (pooled out-of-fold predictions, unweighted). `joint` fits one "
-        "model on the 20k validation and the test cells with a feature naming the target (today's family); "
-        "`test-only` the test cells alone. The GNN of `predictors/` was not a candidate: five members and the "
-        "main model would have to be fitted and run over 423,624 cells inside `make reproduce-nb101`'s 10 minutes.",
+        "model on the 20k validation and the test cells with a feature naming the target (the first oracle's "
+        "family); `test-only` the test cells alone; `stack` the test cells, with the validation model's "
+        "prediction as one more feature (the 20k uniform cells, 85% of them 7-vertex cells, inform the test model "
+        "where test cells are few; within the CV the validation model is fitted on the 20k cells that are not "
+        "test cells, in the oracle on all 20k); `stack+gnn` the mean, in the fitted scale, of `stack` and a GIN "
+        "(`predictors.layers`, the config's gnn_* settings) on the test cells. Larger GNNs or more of them were "
+        "not candidates: five members and the main model are fitted and run over 423,624 cells inside "
+        "`make reproduce-nb101`'s 10 minutes.",
         "", _HEAD, _SEP,
         *[_score_row(f"`{r.candidate.label}`" + (" **(chosen)**" if r is chosen else ""), r.scores, r.seconds)
           for r in selection],

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -200,7 +200,7 @@ def path_features(table: space.CellTable, rows: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- models
 Family = Callable[[space.CellTable, np.ndarray, np.ndarray, np.ndarray, SurrogateConfig, int], np.ndarray]
-CHUNK = surrogate_fit.CHUNK  # rows encoded at a time when predicting the whole space (the GNN too)
+CHUNK = surrogate_fit.CHUNK  # rows encoded at a time when one process predicts many rows
 
 
 def _booster(X: np.ndarray, y: np.ndarray, config: SurrogateConfig | XgbParams, seed: int,
@@ -254,7 +254,40 @@ def _graph_tensors(table: space.CellTable, rows: np.ndarray):
     )
 
 
-def _gnn(table, train_rows, y, predict_rows, config, seed):
+GNN_BATCH = 1_000  # cells per forward pass when predicting: ~3x faster on one thread than 25,000 at once
+
+
+@dataclass(frozen=True)
+class GnnModel:
+    """A fitted GIN regressor (its weights, so it pickles to the prediction processes) and the scale of its
+    target; predicts in the fitted (transformed) scale."""
+
+    state: dict[str, Any]
+    dim: int
+    layers: int
+    mean: float
+    std: float
+
+    def raw(self, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
+        import torch
+
+        from predictors.common import one_torch_thread
+
+        with one_torch_thread():
+            with torch.device("meta"):
+                model = _gnn_regressor(self.dim, self.layers)
+            model.load_state_dict(self.state, assign=True)
+            model.eval()
+            with torch.no_grad():
+                out = [model(*_graph_tensors(table, rows[k : k + GNN_BATCH])).numpy()
+                       for k in range(0, len(rows), GNN_BATCH)]
+        return np.concatenate(out or [np.zeros(0, np.float32)]).astype(np.float64) * self.std + self.mean
+
+
+def _gnn_fit(table: space.CellTable, train_rows: np.ndarray, y: np.ndarray, config: SurrogateConfig,
+             seed: int) -> GnnModel:
+    """The GIN of `_gnn_regressor` fitted to y (transformed scale) by Adam with a cosine schedule, on one
+    thread, every draw from a generator seeded with `seed`."""
     import torch
     from torch import nn
 
@@ -280,12 +313,12 @@ def _gnn(table, train_rows, y, predict_rows, config, seed):
                 loss.backward()
                 optimizer.step()
                 schedule.step()
-        model.eval()
-        out = []
-        with torch.no_grad():
-            for k in range(0, len(predict_rows), CHUNK):
-                out.append(model(*_graph_tensors(table, predict_rows[k : k + CHUNK])).numpy())
-    return np.concatenate(out).astype(np.float64) * std + mean
+    return GnnModel({k: v.detach().clone() for k, v in model.state_dict().items()}, config.gnn_dim,
+                    config.gnn_layers, mean, std)
+
+
+def _gnn(table, train_rows, y, predict_rows, config, seed):
+    return _gnn_fit(table, train_rows, y, config, seed).raw(table, predict_rows)
 
 
 def _ensemble(*members: str) -> Family:
@@ -329,7 +362,6 @@ class XgbModel:
     booster: Any  # an xgboost.Booster
     encode: Encode  # module-level, so the model pickles
     target: str  # its TRANSFORMS entry
-    chunked = True
 
     def predict(self, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
         return TRANSFORMS[self.target][1](
@@ -337,6 +369,9 @@ class XgbModel:
 
     def predict_encoded(self, X: np.ndarray) -> np.ndarray:
         return TRANSFORMS[self.target][1](self.booster.inplace_predict(X).astype(np.float64))
+
+    def predict_chunk(self, chunk: Chunk) -> np.ndarray:
+        return self.predict_encoded(chunk.features(self.encode))
 
 
 @dataclass(frozen=True)
@@ -347,7 +382,6 @@ class RefitModel:
     y: np.ndarray
     config: SurrogateConfig
     seed: int
-    chunked = False
 
     def predict(self, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
         return fit_predict(self.family, self.target, table, self.train_rows, self.y, rows, self.config, self.seed)
@@ -387,8 +421,7 @@ class TestFit:
 @dataclass(frozen=True)
 class OffsetModel:
     valid_model: XgbModel | RefitModel
-    offset: float
-    chunked = False  # predicted from the validation model's predictions, in the parent
+    offset: float  # predicted from the validation model's predictions, in the parent
 
     def predict(self, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
         return self.valid_model.predict(table, rows) + self.offset
@@ -431,11 +464,108 @@ def _test_only(fit: TestFit) -> XgbModel | RefitModel:
                     TARGET)
 
 
-NEEDS_VALID_MODEL = frozenset({"valid+offset"})
-TEST_FAMILIES: dict[str, Callable[[TestFit], XgbModel | RefitModel | OffsetModel]] = {
+class Chunk:
+    """Rows being predicted, with their encodings and the models' outputs computed once and shared: the
+    stacked model reads the validation model's output for the same rows."""
+
+    def __init__(self, table: space.CellTable, rows: np.ndarray) -> None:
+        self.table, self.rows = table, rows
+        self._features: dict[Encode, np.ndarray] = {}
+        self._outputs: dict[int, np.ndarray] = {}
+
+    def features(self, encode: Encode) -> np.ndarray:
+        if encode not in self._features:
+            self._features[encode] = encode(self.table, self.rows)
+        return self._features[encode]
+
+    def output(self, model: ChunkModel) -> np.ndarray:
+        if id(model) not in self._outputs:
+            self._outputs[id(model)] = model.predict_chunk(self)
+        return self._outputs[id(model)]
+
+
+def _stack_features(X: np.ndarray, valid_pred: np.ndarray) -> np.ndarray:
+    return np.concatenate([X, TRANSFORMS[TARGET][0](valid_pred)[:, None].astype(np.float32)], axis=1)
+
+
+def _in_chunks(model: ChunkModel, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
+    return np.concatenate([Chunk(table, rows[k : k + CHUNK]).output(model) for k in range(0, len(rows), CHUNK)]
+                          or [np.zeros(0)])
+
+
+@dataclass(frozen=True)
+class StackModel:
+    """Test accuracy (percent) from `path_features` and the validation model's prediction (a feature in
+    the fitted scale): the 20k uniform validation cells, 85% of them 7-vertex cells, inform the test model
+    where the test cells are few (330 of 12,959 have 7 vertices)."""
+
+    booster: Any  # an xgboost.Booster
+    valid_model: XgbModel
+
+    def predict_chunk(self, chunk: Chunk) -> np.ndarray:
+        X = _stack_features(chunk.features(path_features), chunk.output(self.valid_model))
+        return TRANSFORMS[TARGET][1](self.booster.inplace_predict(X).astype(np.float64))
+
+    def with_valid_model(self, valid_model: XgbModel) -> StackModel:
+        return replace(self, valid_model=valid_model)
+
+    def predict(self, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
+        return _in_chunks(self, table, rows)
+
+
+@dataclass(frozen=True)
+class BlendModel:
+    """The mean, in the fitted scale, of a stacked booster and a GIN: the two err differently (trees on
+    path counts, message passing on the graph), and their mean ranked the top better than either
+    (results/nb101/surrogate.md)."""
+
+    stack: StackModel
+    gnn: GnnModel
+
+    def predict_chunk(self, chunk: Chunk) -> np.ndarray:
+        forward, inverse = TRANSFORMS[TARGET]
+        return inverse((forward(chunk.output(self.stack)) + self.gnn.raw(chunk.table, chunk.rows)) / 2.0)
+
+    def with_valid_model(self, valid_model: XgbModel) -> BlendModel:
+        return replace(self, stack=self.stack.with_valid_model(valid_model))
+
+    def predict(self, table: space.CellTable, rows: np.ndarray) -> np.ndarray:
+        return _in_chunks(self, table, rows)
+
+
+ChunkModel = XgbModel | StackModel | BlendModel
+
+
+def _stack(fit: TestFit) -> StackModel:
+    """The test-only booster with the validation model's prediction as one more feature."""
+    valid_model = fit.valid_model
+    assert isinstance(valid_model, XgbModel), "the stacked families are given the (boosted) validation model"
+    X = _stack_features(path_features(fit.table, fit.test.rows), valid_model.predict(fit.table, fit.test.rows))
+    y = TRANSFORMS[TARGET][0](fit.test.test_acc)
+    return StackModel(_booster(X, y, fit.config.test_xgb or fit.config, fit.seed, fit.multiplicity), valid_model)
+
+
+def _stack_gnn(fit: TestFit) -> BlendModel:
+    """`_stack`'s booster and a GIN on the test cells, averaged. A member's resample enters the booster as
+    weights and the GIN as repeated cells (the two are the same for a squared error)."""
+    xgb_seed, gnn_seed = (int(s) for s in np.random.SeedSequence(fit.seed).generate_state(2))
+    rows, acc = fit.test.rows, fit.test.test_acc
+    if fit.multiplicity is not None:
+        times = fit.multiplicity.astype(np.int64)
+        rows, acc = np.repeat(rows, times), np.repeat(acc, times)
+    stack = _stack(TestFit(fit.table, fit.real, fit.test, fit.config, xgb_seed, fit.valid_model, fit.multiplicity))
+    gnn = _gnn_fit(fit.table, rows, TRANSFORMS[TARGET][0](acc), fit.config, gnn_seed)
+    return BlendModel(stack, gnn)
+
+
+NEEDS_VALID_MODEL = frozenset({"valid+offset", "stack", "stack+gnn"})
+TestModel = XgbModel | RefitModel | OffsetModel | StackModel | BlendModel
+TEST_FAMILIES: dict[str, Callable[[TestFit], TestModel]] = {
     "valid+offset": _valid_offset,
     "joint": _joint,
     "test-only": _test_only,
+    "stack": _stack,
+    "stack+gnn": _stack_gnn,
 }
 
 
@@ -477,7 +607,7 @@ MEMBER_SEED = 19_000  # members' resamples and fits are seeded from seed + MEMBE
 
 
 def member_fits(table: space.CellTable, real: RealCells, test: RealTestCells, config: SurrogateConfig,
-                seed: int) -> list[TestFit]:
+                seed: int, valid_model: XgbModel | RefitModel | None = None) -> list[TestFit]:
     """One fit per member: the test model on a bootstrap resample of the test cells' skeleton groups
     (whole groups, so a member does not just reweight near-copies), a cell weighted by the times its
     group was drawn."""
@@ -488,7 +618,8 @@ def member_fits(table: space.CellTable, real: RealCells, test: RealTestCells, co
         rng = np.random.default_rng(seed + MEMBER_SEED + k)
         drawn = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)[groups].astype(np.float64)
         keep = drawn > 0
-        fits.append(TestFit(table, real, test.subset(keep), config, seed + MEMBER_SEED + k, None, drawn[keep]))
+        fits.append(TestFit(table, real, test.subset(keep), config, seed + MEMBER_SEED + k, valid_model,
+                            drawn[keep]))
     return fits
 
 
@@ -497,43 +628,50 @@ def _fit_job(job: tuple[str, str, space.CellTable, RealCells, SurrogateConfig, i
     return fit_model(family, target, table, real.rows, _target(real, target), config, seed)
 
 
-def test_fit_job(fit: TestFit) -> XgbModel | RefitModel | OffsetModel:
+def test_fit_job(fit: TestFit) -> TestModel:
     return TEST_FAMILIES[fit.config.test_family](fit)
 
 
-def _fit_any(job) -> XgbModel | RefitModel | OffsetModel:
+def _fit_any(job) -> TestModel:
     return test_fit_job(job) if isinstance(job, TestFit) else _fit_job(job)
 
 
-def _predict_job(job: tuple[space.CellTable, list[XgbModel], np.ndarray]) -> list[np.ndarray]:
+def _predict_job(job: tuple[space.CellTable, list[ChunkModel], np.ndarray]) -> list[np.ndarray]:
     table, models, rows = job
-    encoded: dict[Encode, np.ndarray] = {}  # models on the same features encode the chunk once
-    for model in models:
-        if model.encode not in encoded:
-            encoded[model.encode] = model.encode(table, rows)
-    return [model.predict_encoded(encoded[model.encode]) for model in models]
+    chunk = Chunk(table, rows)  # models on the same features encode the chunk once
+    return [chunk.output(model) for model in models]
 
 
 def train_and_predict(table: space.CellTable, real: RealCells, test: RealTestCells, config: SurrogateConfig,
                       seed: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Fit on all real cells; predict validation and test accuracy (percent) and training time for `rows`
-    (default: all), then each member's test accuracy. The models are fitted in parallel processes, then
+    (default: all), then each member's test accuracy. The models are fitted in parallel processes (the
+    validation and cost models first where the test model reads the validation model's predictions), then
     the rows are predicted in chunks in parallel processes (the chunk's features encoded once for every
     model); every step is single-threaded and deterministic, so the result does not depend on the number
     of processes."""
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)
     needs_valid = config.test_family in NEEDS_VALID_MODEL
-    if needs_valid and config.members:
-        raise NasreproError(f"oracle members are refits of a test model of their own, not of {config.test_family}")
+    if config.test_family == "valid+offset" and config.members:
+        raise NasreproError("oracle members are refits of a test model of its own, not of valid+offset")
     jobs: list = [(config.family, TARGET, table, real, config, seed),
                   (config.cost_family, COST, table, real, config, seed + 1)]
     if not needs_valid:
-        jobs.append(TestFit(table, real, test, config, seed + 2, None))
-    jobs += member_fits(table, real, test, config, seed)
+        jobs += [TestFit(table, real, test, config, seed + 2, None), *member_fits(table, real, test, config, seed)]
     models = space.parallel_map(_fit_any, jobs, "NB101 surrogate: fit")
     if needs_valid:
-        models.insert(2, test_fit_job(TestFit(table, real, test, config, seed + 2, models[0])))  # type: ignore[arg-type]
-    chunked = [m for m in models if isinstance(m, XgbModel)]
+        valid_model = models[0]
+        assert isinstance(valid_model, XgbModel | RefitModel)
+        test_jobs = [TestFit(table, real, test, config, seed + 2, valid_model),
+                     *member_fits(table, real, test, config, seed, valid_model)]
+        fitted = (space.parallel_map(test_fit_job, test_jobs, "NB101 surrogate: fit the test model")
+                  if len(test_jobs) > 1 else [test_fit_job(test_jobs[0])])
+        # back from the processes, each holds a copy of the validation model: relinked to the one model, so
+        # that a prediction chunk computes the validation model's output once for all of them
+        models += [m.with_valid_model(valid_model)
+                   if isinstance(m, StackModel | BlendModel) and isinstance(valid_model, XgbModel) else m
+                   for m in fitted]
+    chunked = [m for m in models if isinstance(m, XgbModel | StackModel | BlendModel)]
     pieces = space.parallel_map(_predict_job, [(table, chunked, rows[k : k + PREDICT_CHUNK])
                                                for k in range(0, len(rows), PREDICT_CHUNK)],
                                 "NB101 surrogate: predict")

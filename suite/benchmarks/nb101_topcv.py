@@ -140,18 +140,23 @@ class Candidate:
     @property
     def label(self) -> str:
         p = self.params
-        return f"{self.family} depth {p.depth}, {p.rounds} rounds, eta {p.eta:g}"
+        gnn = f" + GIN ({surrogate.SurrogateConfig.gnn_epochs} epochs)" if "gnn" in self.family else ""
+        return f"{self.family} depth {p.depth}, {p.rounds} rounds, eta {p.eta:g}{gnn}"
 
 
-# The candidates: today's family (`joint`, on both files) and the test cells alone, at four depths.
-# Rounds x eta are set so each fits in seconds to a minute on one thread: the chosen model is refitted
-# five more times for the oracle's members, inside `make reproduce-nb101`'s 10 minutes.
+# The candidates: the previous oracle's family (`joint`, on both files), the test cells alone at four depths,
+# and with the validation model's prediction as a feature (`stack`), alone and averaged with a GIN
+# (`stack+gnn`; the GIN's settings are SurrogateConfig's gnn_* defaults). Each fits in seconds to a minute on
+# one thread: the chosen model is refitted five more times for the oracle's members, inside
+# `make reproduce-nb101`'s 10 minutes.
 CANDIDATES = (
     Candidate("test-only", surrogate.XgbParams(rounds=600, depth=4, eta=0.05)),
     Candidate("test-only", surrogate.XgbParams(rounds=600, depth=6, eta=0.05)),
     Candidate("test-only", surrogate.XgbParams(rounds=600, depth=8, eta=0.05)),
     Candidate("test-only", surrogate.XgbParams(rounds=600, depth=10, eta=0.05)),
     Candidate("joint", surrogate.XgbParams(rounds=600, depth=6, eta=0.05)),
+    Candidate("stack", surrogate.XgbParams(rounds=600, depth=10, eta=0.05)),
+    Candidate("stack+gnn", surrogate.XgbParams(rounds=600, depth=10, eta=0.05)),
 )
 
 
@@ -169,14 +174,16 @@ def cross_validate(candidate: Candidate, table: space.CellTable, real: surrogate
                    test: surrogate.RealTestCells, groups: np.ndarray, seed: int,
                    n_folds: int = N_FOLDS) -> TopCv:
     """Grouped K-fold CV over the test cells. Validation cells that are test cells are left out of every
-    fit (no held-out cell's validation label is seen)."""
+    fit, the validation model's too (no held-out cell's validation label is seen)."""
     start = time.perf_counter()
     keep = ~np.isin(real.rows, test.rows)
     real = surrogate.RealCells(real.rows[keep], real.valid_acc[keep], real.train_time[keep], real.params[keep],
                                real.sha256)
     config = surrogate.SurrogateConfig(test_family=candidate.family, test_xgb=candidate.params)
+    valid_model = (surrogate.fit_model(config.family, surrogate.TARGET, table, real.rows, real.valid_acc, config,
+                                       seed) if candidate.family in surrogate.NEEDS_VALID_MODEL else None)
     folds = group_folds(groups, n_folds, seed)
-    jobs = [surrogate.TestFit(table, real, test.subset(folds != k), config, seed * 100 + k, None)
+    jobs = [surrogate.TestFit(table, real, test.subset(folds != k), config, seed * 100 + k, valid_model)
             for k in range(n_folds)]
     models = space.parallel_map(surrogate.test_fit_job, jobs, f"CV {candidate.label}")
     oof = np.empty_like(test.test_acc)
