@@ -3,7 +3,9 @@
 NB101's oracle is a surrogate fitted on a small share of its space (about 5% of 423,624 cells). On NB201 every
 cell's real value is known, so the same approach can be checked against the truth: the same pipeline
 (`surrogate_fit`: XGBoost with NB101's settings on the path features of `predictors.encodings`, a validation
-model for the search metric and a test model for the final metric) is fitted on the real validation and
+model for the search metric and a test model for the final metric, as NB101's first oracles; NB101's default
+test model also reads the predicted validation accuracy, which here would be an in-sample fit on every
+training cell, see results/surrogate-fidelity/report.md) is fitted on the real validation and
 test accuracies of a random 2%, 5% or 20% of NB201's 15,625 cells and predicts every cell. The searches stay
 blind: they get the same `Nb201Space` as on the real table; only the oracle differs (`nb201-surrogate-5pct`, ...).
 
