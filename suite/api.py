@@ -49,7 +49,8 @@ A RUN PREDICTOR (`--predictor NAME`, for methods with `uses_predictor=True`) imp
 search space (never the benchmark) and a `numpy.random.SeedSequence` (its only source of randomness), and
 is published as a `PredictorEntry` under `nasrepro.predictors`. The same rules apply: frozen config with
 defaults and JSON fields, same seed same predictions, no global RNG, and `PredictorEntry.version` raised
-whenever the same seed and data would predict differently.
+whenever the same seed and data would predict differently; `nasrepro check-predictor NAME` checks all but
+the version rule.
 """
 
 from __future__ import annotations

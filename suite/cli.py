@@ -1,4 +1,5 @@
-"""`nasrepro list | run | report | leaderboard | verify | store | data | predictors | fidelity | check-method`.
+"""`nasrepro list | run | report | leaderboard | verify | store | data | predictors | fidelity | check-method |
+check-predictor`.
 Errors the user can fix exit with status 2 and one line.
 
 Longer than 400 lines because it is the one place where every command's arguments are parsed and checked
@@ -12,8 +13,12 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from suite.errors import Interrupted, NasreproError
+
+if TYPE_CHECKING:  # the checks are imported by their commands only
+    from suite.checks.protocol import Outcome
 
 DEBUG_ENV = "NASREPRO_DEBUG"
 
@@ -88,7 +93,24 @@ def cmd_check_method(args: argparse.Namespace) -> int:
     outcome = protocol.check_method(args.name, seed=args.seed, experiment_seed=args.experiment_seed,
                                     store=Path(args.store) if args.store else None,
                                     **{k: v for k, v in given.items() if v is not None})
-    print(f"check-method {outcome.header}")
+    return _print_outcome("check-method", outcome)
+
+
+def cmd_check_predictor(args: argparse.Namespace) -> int:
+    from suite.checks import predictor
+
+    if args.seed < 0:
+        raise NasreproError(f"--seed must be a non-negative integer, got {args.seed}")
+    outcome = predictor.check_predictor(args.name, seed=args.seed,
+                                        **({"benchmark": args.benchmark} if args.benchmark is not None else {}))
+    return _print_outcome("check-predictor", outcome)
+
+
+def _print_outcome(command: str, outcome: Outcome) -> int:
+    """One line per check after the header, then the counts: exit 0 unless a check failed."""
+    from suite.checks import protocol
+
+    print(f"{command} {outcome.header}")
     for check in outcome.checks:
         print(check.line())
     counts = {s: sum(c.status == s for c in outcome.checks) for s in (protocol.PASS, protocol.FAIL, protocol.SKIP)}
@@ -352,6 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
     protocol.add_argument("--store", default=None, help="results store: rerun its runs of this method at its "
                           "version (same benchmark and seed) and flag changed proposals")
     protocol.set_defaults(func=cmd_check_method)
+
+    pred_check = sub.add_parser("check-predictor", help="check a run predictor (built-in or plugin) against the "
+                                "protocol")
+    pred_check.add_argument("name", help="predictor name, as `nasrepro list` shows it")
+    pred_check.add_argument("--benchmark", default=None, help="benchmark whose space and search metric the check "
+                            "fits on (default nb201-cifar10)")
+    pred_check.add_argument("--seed", type=int, default=0, help="seed of the cells and of the predictor (default 0)")
+    pred_check.set_defaults(func=cmd_check_predictor)
 
     run = sub.add_parser("run", help="run benchmarks x methods x seeds into a results store")
     run.add_argument("--benchmark", required=True, help="comma-separated benchmark names")

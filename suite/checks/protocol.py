@@ -16,7 +16,8 @@ comparison fair. One `Check` per rule, each passed, failed (with why) or skipped
   and seed) is rerun and must propose the same cells; without one it is skipped.
 
 The runs go through the runner's own loop (`execute(run, observe=...)`), so they are charged exactly as a
-`nasrepro run` is.
+`nasrepro run` is. The `Check` and `Outcome` types, the config, global-RNG and blindness rules and the
+fresh processes serve `nasrepro check-predictor` too (predictor.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +80,7 @@ def watched_run(run: RunSpec) -> _Run:
         return _Run(watcher, error=exc)
 
 
-def _global_states() -> dict[str, object]:
+def global_states() -> dict[str, object]:
     import torch
 
     # the legacy global state is exactly what is checked here, not used
@@ -94,23 +96,24 @@ def _same_state(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _error(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
 # ---------------------------------------------------------------------------------------------- the rules
-def check_config(entry: MethodEntry, benchmark: str) -> Check:
+def check_config(cls: type, make_default: Callable[[], Any], where: str = "") -> Check:
+    """`cls` is a frozen dataclass and the default config `make_default()` (`where`: " for BENCHMARK", if it
+    depends on one) survives JSON: a stored run's metadata rebuilds it."""
     name = "config"
-    cls = entry.config_cls
     if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
         return Check(name, FAIL, f"{getattr(cls, '__name__', cls)} is not a frozen dataclass "
                                  f"(@dataclass(frozen=True)): a run's settings could change under it")
     try:
-        config = entry.make_config(benchmark)
+        config = make_default()
     except Exception as exc:
-        return Check(name, FAIL, f"the default config for {benchmark} cannot be built: {_error(exc)}")
+        return Check(name, FAIL, f"the default config{where} cannot be built: {error_text(exc)}")
     if not isinstance(config, cls):
-        return Check(name, FAIL, f"the default config for {benchmark} is a {type(config).__name__}, not {cls.__name__}")
+        return Check(name, FAIL, f"the default config{where} is a {type(config).__name__}, not {cls.__name__}")
     settings = dataclasses.asdict(config)
     try:
         text = json.dumps(settings, sort_keys=True, allow_nan=False)
@@ -120,10 +123,10 @@ def check_config(entry: MethodEntry, benchmark: str) -> Check:
     try:
         again = json.dumps(dataclasses.asdict(cls(**json.loads(text))), sort_keys=True)
     except Exception as exc:
-        return Check(name, FAIL, f"{cls.__name__} cannot be rebuilt from its stored settings: {_error(exc)}")
+        return Check(name, FAIL, f"{cls.__name__} cannot be rebuilt from its stored settings: {error_text(exc)}")
     if again != text:
         return Check(name, FAIL, f"{cls.__name__} rebuilt from its stored settings differs: {again} vs {text}")
-    return Check(name, PASS, f"{cls.__name__} is a frozen dataclass; its {len(settings)} settings for {benchmark} "
+    return Check(name, PASS, f"{cls.__name__} is a frozen dataclass; its {len(settings)} settings{where} "
                              f"are JSON values and rebuild the same config")
 
 
@@ -135,10 +138,26 @@ def _json_safe(value: object) -> bool:
         return False
 
 
-def _trace(run: RunSpec, hash_seed: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-    return subprocess.Popen([sys.executable, "-m", "suite.checks.watch", json.dumps(run.to_dict(), default=str)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+class ChildFailed(Exception):
+    """A child process of a determinism check printed no result."""
+
+
+def in_fresh_processes(module: str, argument: str) -> list[dict[str, Any]]:
+    """`python -m module argument` in one fresh process per string hash seed (HASH_SEEDS), all at once (they
+    are independent): the JSON object each printed as its last line. ChildFailed says which printed none."""
+    children = [subprocess.Popen([sys.executable, "-m", module, argument], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONHASHSEED": seed})
+                for seed in HASH_SEEDS]
+    outputs = [child.communicate() for child in children]  # every child ends before any is judged
+    results = []
+    for seed, child, (out, err) in zip(HASH_SEEDS, children, outputs, strict=True):
+        try:
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        except (IndexError, ValueError):
+            last = err.strip().splitlines()[-1:] or ["no output"]
+            raise ChildFailed(f"the process with PYTHONHASHSEED={seed} ended with status {child.returncode}: "
+                              f"{last[0]}") from None
+    return results
 
 
 def _first_difference(a: list[list[str]], b: list[list[str]]) -> str | None:
@@ -152,19 +171,10 @@ def _first_difference(a: list[list[str]], b: list[list[str]]) -> str | None:
 
 def check_determinism(run: RunSpec, here: _Run) -> Check:
     name = "determinism"
-    children = [_trace(run, seed) for seed in HASH_SEEDS]  # both at once: they are independent
-    traces = []
-    for seed, child in zip(HASH_SEEDS, children, strict=True):
-        out, err = child.communicate()
-        lines = out.strip().splitlines()
-        try:
-            trace = json.loads(lines[-1])
-        except (IndexError, ValueError):
-            last = err.strip().splitlines()[-1:] or ["no output"]
-            return Check(name, FAIL, f"the process with PYTHONHASHSEED={seed} ended with status {child.returncode}: "
-                                     f"{last[0]}")
-        traces.append(trace)
-    first, second = traces
+    try:
+        first, second = in_fresh_processes("suite.checks.watch", json.dumps(run.to_dict(), default=str))
+    except ChildFailed as exc:
+        return Check(name, FAIL, str(exc))
     diff = _first_difference(first["asks"], second["asks"])
     if diff is not None:
         return Check(name, FAIL, f"the same seed proposed differently in two processes (PYTHONHASHSEED "
@@ -183,13 +193,13 @@ def check_determinism(run: RunSpec, here: _Run) -> Check:
                              f"the same {sum(map(len, asks))} cells in {len(asks)} asks{ended}")
 
 
-def check_global_rng(before: dict[str, object], after: dict[str, object]) -> Check:
+def check_global_rng(before: dict[str, object], after: dict[str, object], done: str = "method was loaded, built "
+                     "and run", advice: str = "use context.rng / context.torch_generator()") -> Check:
     changed = [lib for lib in before if not _same_state(before[lib], after[lib])]
     if changed:
-        return Check("global RNG", FAIL, f"the global state of {', '.join(changed)} changed while the method was "
-                                         f"loaded, built and run: use context.rng / context.torch_generator()")
-    return Check("global RNG", PASS, "numpy's, random's and torch's global states are unchanged by loading, "
-                                     "building and running it")
+        return Check("global RNG", FAIL, f"the global state of {', '.join(changed)} changed while the {done}: "
+                                         f"{advice}")
+    return Check("global RNG", PASS, f"numpy's, random's and torch's global states are the same as before the {done}")
 
 
 def check_valid(here: _Run, benchmark: str) -> Check:
@@ -197,7 +207,7 @@ def check_valid(here: _Run, benchmark: str) -> Check:
         return Check("valid cells", FAIL, f"{here.error} (not a cell of {benchmark})")
     seen = here.watcher.proposed
     if seen == 0:
-        return Check("valid cells", FAIL, f"no cell was proposed: {_error(here.error) if here.error else 'none'}")
+        return Check("valid cells", FAIL, f"no cell was proposed: {error_text(here.error) if here.error else 'none'}")
     return Check("valid cells", PASS, f"all {seen} proposed cells are cells of {benchmark} (key, graph and back)")
 
 
@@ -215,7 +225,7 @@ def _prefix_run(run: RunSpec, here: _Run) -> tuple[str, str]:
     if isinstance(again.error, PrefixRefused):
         return FAIL, f"with a budget of {cut} queries (ending inside ask {batch + 1}) it was {again.error}"
     if again.error is not None:
-        return FAIL, f"with a budget of {cut} queries the run failed: {_error(again.error)}"
+        return FAIL, f"with a budget of {cut} queries the run failed: {error_text(again.error)}"
     if not again.watcher.strict_prefixes:
         return FAIL, f"a budget of {cut} queries did not end inside ask {batch + 1}: the rerun proposed differently"
     told, asked = again.watcher.strict_prefixes[-1]
@@ -230,24 +240,36 @@ def check_budget(run: RunSpec, here: _Run) -> Check:
     if isinstance(here.error, InvalidProposal):
         return Check(name, SKIP, "not checked: the run stopped at an invalid cell")
     if here.error is not None:
-        return Check(name, FAIL, f"a run of {budget} queries failed: {_error(here.error)}")
+        return Check(name, FAIL, f"a run of {budget} queries failed: {error_text(here.error)}")
     if here.queries != budget:
         return Check(name, FAIL, f"a run of {budget} queries charged {here.queries}")
     status, why = _prefix_run(run, here)
     return Check(name, status, f"a run of {budget} queries charged {budget} in {len(here.watcher.asks)} asks; {why}")
 
 
-def check_blind(here: _Run, bench, packages: tuple[str, ...]) -> Check:
-    watcher = here.watcher
-    if watcher.method is None:
-        return Check("blind", FAIL, f"the method was not built: {_error(here.error) if here.error else 'unknown'}")
+def packages_of(provider: registry.Provider, built: object) -> tuple[str, ...]:
+    """The packages whose classes' properties the blindness walk follows: ours, the plugin's, the object's."""
+    return tuple(dict.fromkeys((*reach.OUR_PACKAGES, provider.target.split(":")[0].split(".")[0],
+                                type(built).__module__.split(".")[0])))
+
+
+def blind(roots: dict[str, object], bench, packages: tuple[str, ...], when: str, allowed: str) -> Check:
+    """Whether anything reachable from `roots` (name -> object, e.g. the method and its context) leads to
+    `bench`'s oracle; `when` says when they were walked, `allowed` what they may hold."""
     columns = reach.accuracies(bench)
-    found = reach.leaks(watcher.method, columns, packages, "method") + reach.leaks(watcher.context, columns,
-                                                                                   packages, "context")
+    found = [leak for name, root in roots.items() for leak in reach.leaks(root, columns, packages, name)]
     if found:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-        return Check("blind", FAIL, f"{found[0].path} is {found[0].what}{more}: a method may hold the space only")
-    return Check("blind", PASS, "nothing reachable from the method or its context after the run leads to the oracle")
+        return Check("blind", FAIL, f"{found[0].path} is {found[0].what}{more}: {allowed}")
+    return Check("blind", PASS, f"nothing reachable from the {' or its '.join(roots)} {when} leads to the oracle")
+
+
+def check_blind(here: _Run, bench, provider: registry.Provider) -> Check:
+    watcher = here.watcher
+    if watcher.method is None:
+        return Check("blind", FAIL, f"the method was not built: {error_text(here.error) if here.error else 'unknown'}")
+    return blind({"method": watcher.method, "context": watcher.context}, bench, packages_of(provider, watcher.method),
+                 "after the run", "a method may hold the space only")
 
 
 def check_version_rule(run: RunSpec, entry: MethodEntry, provider: registry.Provider, store_dir: Path | None
@@ -282,7 +304,7 @@ def check_version_rule(run: RunSpec, entry: MethodEntry, provider: registry.Prov
             continue
         if again.error is not None:
             return Check(name, FAIL, f"stored run {stored.run_id} ({made_by}) cannot be rerun at the unchanged "
-                                     f"version {entry.version}: {_error(again.error)}; raise the entry's version")
+                                     f"version {entry.version}: {error_text(again.error)}; raise the entry's version")
         then = store.trajectory(stored.run_id)["arch_key"].tolist()
         now = _charged(again.watcher.asks, len(then))
         if now != then:
@@ -314,6 +336,12 @@ def _charged(asks: list[list[str]], limit: int) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- the whole
+def origin(provider: registry.Provider) -> str:
+    """Where a checked entry comes from, for an outcome's header."""
+    where = "built-in" if provider.builtin else f"from {provider.distribution} {provider.version}"
+    return f"{where}, {provider.target}"
+
+
 @dataclass(frozen=True)
 class Outcome:
     header: str
@@ -331,24 +359,20 @@ def check_method(name: str, benchmark: str = DEFAULT_BENCHMARK, seed: int = 0, b
     from suite import benchmarks
 
     bench = benchmarks.get(benchmark)
-    before = _global_states()  # before the method's module is imported: import-time draws count too
+    before = global_states()  # before the method's module is imported: import-time draws count too
     entry = registry.method(name)
     provider = registry.method_provider(name)
     run = ExperimentSpec((benchmark,), (name,), (seed,), Budget(budget), experiment_seed=experiment_seed).runs()[0]
     here = watched_run(run)
-    after = _global_states()
-    packages = (*reach.OUR_PACKAGES, provider.target.split(":")[0].split(".")[0],
-                type(here.watcher.method).__module__.split(".")[0])
+    after = global_states()
     checks = (
-        check_config(entry, benchmark),
+        check_config(entry.config_cls, lambda: entry.make_config(benchmark), f" for {benchmark}"),
         check_determinism(run, here),
         check_global_rng(before, after),
         check_valid(here, benchmark),
         check_budget(run, here),
-        check_blind(here, bench, tuple(dict.fromkeys(packages))),
+        check_blind(here, bench, provider),
         check_version_rule(run, entry, provider, store),
     )
-    origin = "built-in" if provider.builtin else f"from {provider.distribution} {provider.version}"
-    header = (f"{name} ({origin}, {provider.target}, version {entry.version}) on {benchmark}, seed {seed}, "
-              f"{budget} queries")
+    header = f"{name} ({origin(provider)}, version {entry.version}) on {benchmark}, seed {seed}, {budget} queries"
     return Outcome(header, checks)
