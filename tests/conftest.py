@@ -29,10 +29,8 @@ HERMETIC_ENV = {
     "DASK_CONFIG": str(RUN_DIR / "dask-config"),
 }
 os.environ.update(HERMETIC_ENV)
-# A relative path a command is given (or makes up, as `--out ""` once did) lands in the run's directory too.
 START_DIR = Path.cwd()
 (RUN_DIR / "cwd").mkdir()
-os.chdir(RUN_DIR / "cwd")
 
 from conftest_small import register_small_nb101  # noqa: E402 - after the environment: no user cache is seen
 
@@ -40,6 +38,12 @@ from suite import benchmarks  # noqa: E402
 from suite.benchmarks import nb101  # noqa: E402
 
 register_small_nb101()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A relative path a command is given (or makes up, as `--out ""` once did) lands in the run's directory
+    too. Not at import: pytest resolves `testpaths` after loading this file, from the directory it was started in."""
+    os.chdir(RUN_DIR / "cwd")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -251,7 +251,7 @@ def test_cache_keys_of_configs_without_the_new_fields_are_unchanged():
     assert surrogate.cache_key(replace(config, members=5), 0, shas) != surrogate.cache_key(config, 0, shas)
 
 
-def test_members_are_refits_on_whole_skeleton_groups_and_deterministic(cells, real):
+def test_members_are_refits_on_whole_skeleton_groups_and_deterministic(cells, real, monkeypatch):
     test12959 = surrogate.real_test_cells(cells, surrogate.TEST_FILE_12959)
     config = replace(SMALL, test_family="test-only", test_xgb=surrogate.XgbParams(10, 3, 0.3), members=3)
     fits = surrogate.member_fits(cells, real, test12959, config, seed=4)
@@ -263,15 +263,16 @@ def test_members_are_refits_on_whole_skeleton_groups_and_deterministic(cells, re
         for g in np.unique(groups[kept])[:50]:
             assert len({weight[r] for r in test12959.rows[groups == g].tolist()}) == 1
     assert len({len(f.test.rows) for f in fits}) > 1
-    first = _trained_twice(cells, real, test12959, config, np.arange(0, len(cells), 997))
+    first = _trained_twice(cells, real, test12959, config, np.arange(0, len(cells), 997), monkeypatch)
     assert len(first) == 6
     assert not np.array_equal(first[3], first[4])
 
 
-def _trained_twice(cells, real, test, config, rows) -> tuple[np.ndarray, ...]:
-    """The oracle's and its members' predictions, trained twice: bit-identical, every member finite and
-    unlike the oracle."""
+def _trained_twice(cells, real, test, config, rows, monkeypatch) -> tuple[np.ndarray, ...]:
+    """The oracle's and its members' predictions, trained twice, on every core and then in this process alone:
+    bit-identical, every member finite and unlike the oracle."""
     first = surrogate.train_and_predict(cells, real, test, config, seed=4, rows=rows)
+    monkeypatch.setattr(nb101_space, "_cores", lambda: 1)
     again = surrogate.train_and_predict(cells, real, test, config, seed=4, rows=rows)
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -279,13 +280,14 @@ def _trained_twice(cells, real, test, config, rows) -> tuple[np.ndarray, ...]:
     return first
 
 
-def test_the_stacked_blend_is_the_mean_of_its_booster_and_gin_and_its_members_are_deterministic(cells, real):
+def test_the_stacked_blend_is_the_mean_of_its_booster_and_gin_and_its_members_are_deterministic(cells, real,
+                                                                                               monkeypatch):
     test12959 = surrogate.real_test_cells(cells, surrogate.TEST_FILE_12959)
     small_test = test12959.subset(np.arange(len(test12959.rows)) < 2000)
     config = replace(SMALL, test_family="stack+gnn", test_xgb=surrogate.XgbParams(10, 3, 0.3), members=2,
                      gnn_epochs=1, gnn_dim=16, gnn_layers=1)
     rows = np.arange(0, len(cells), 1009)
-    first = _trained_twice(cells, real, small_test, config, rows)
+    first = _trained_twice(cells, real, small_test, config, rows, monkeypatch)
     assert len(first) == 5
     valid, main = first[0], first[1]
     # the main model refitted by hand: its booster reads the validation model's prediction as a feature
