@@ -103,8 +103,7 @@ def sentence(row: Mapping) -> str:
     shifts = (f"{first} minus {second} under the widened members {significance.signed(low)} to "
               f"{significance.signed(high)} points")
     if row["holds"]:
-        loser = second
-        return (f"{row['main_better']} better than {loser}, under {row['members_agreeing']} of {row['members']} "
+        return (f"{row['main_better']} better than {second}, under {row['members_agreeing']} of {row['members']} "
                 f"widened oracle members too ({shifts}; {error}).")
     if row["main_better"]:
         return (f"{a} vs {b}: not distinguishable on this oracle. The main oracle ranks {row['main_better']} "

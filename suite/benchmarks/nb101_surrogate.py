@@ -458,10 +458,14 @@ def _test_only(fit: TestFit) -> XgbModel | RefitModel:
     """`xgb-path` on the test cells alone."""
     if fit.config.test_xgb is None and fit.multiplicity is None:  # as before the field existed
         return fit_model("xgb-path", TARGET, fit.table, fit.test.rows, fit.test.test_acc, fit.config, fit.seed)
-    X = path_features(fit.table, fit.test.rows)
+    return XgbModel(_test_booster(fit, path_features(fit.table, fit.test.rows)), path_features, TARGET)
+
+
+def _test_booster(fit: TestFit, X: np.ndarray):
+    """The test model's booster on features X of the test cells: its own tree settings, each cell weighted by
+    its multiplicity in a member's resample."""
     y = TRANSFORMS[TARGET][0](fit.test.test_acc)
-    return XgbModel(_booster(X, y, fit.config.test_xgb or fit.config, fit.seed, fit.multiplicity), path_features,
-                    TARGET)
+    return _booster(X, y, fit.config.test_xgb or fit.config, fit.seed, fit.multiplicity)
 
 
 class Chunk:
@@ -541,8 +545,7 @@ def _stack(fit: TestFit) -> StackModel:
     valid_model = fit.valid_model
     assert isinstance(valid_model, XgbModel), "the stacked families are given the (boosted) validation model"
     X = _stack_features(path_features(fit.table, fit.test.rows), valid_model.predict(fit.table, fit.test.rows))
-    y = TRANSFORMS[TARGET][0](fit.test.test_acc)
-    return StackModel(_booster(X, y, fit.config.test_xgb or fit.config, fit.seed, fit.multiplicity), valid_model)
+    return StackModel(_test_booster(fit, X), valid_model)
 
 
 def _stack_gnn(fit: TestFit) -> BlendModel:
@@ -664,8 +667,7 @@ def train_and_predict(table: space.CellTable, real: RealCells, test: RealTestCel
         assert isinstance(valid_model, XgbModel | RefitModel)
         test_jobs = [TestFit(table, real, test, config, seed + 2, valid_model),
                      *member_fits(table, real, test, config, seed, valid_model)]
-        fitted = (space.parallel_map(test_fit_job, test_jobs, "NB101 surrogate: fit the test model")
-                  if len(test_jobs) > 1 else [test_fit_job(test_jobs[0])])
+        fitted = space.parallel_map(test_fit_job, test_jobs, "NB101 surrogate: fit the test model")
         # back from the processes, each holds a copy of the validation model: relinked to the one model, so
         # that a prediction chunk computes the validation model's output once for all of them
         models += [m.with_valid_model(valid_model)
