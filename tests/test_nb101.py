@@ -302,3 +302,23 @@ def test_the_stacked_blend_is_the_mean_of_its_booster_and_gin_and_its_members_ar
                                   .astype(np.float32))
     # the feature matters: the booster splits on it
     assert f"f{X.shape[1] - 1}" in blend.stack.booster.get_score(importance_type="weight")
+
+
+@pytest.mark.parametrize("family", ["stack", "stack+gnn"])
+def test_a_stacked_members_resample_enters_its_fit_as_repeated_cells(cells, real, family):
+    test12959 = surrogate.real_test_cells(cells, surrogate.TEST_FILE_12959)
+    small_test = test12959.subset(np.arange(len(test12959.rows)) < 1500)
+    # no row or column subsampling: a weight of k is then exactly k copies of the cell
+    config = replace(SMALL, test_family=family, members=1, gnn_epochs=1, gnn_dim=16, gnn_layers=1,
+                     test_xgb=surrogate.XgbParams(10, 3, 0.3, subsample=1.0, colsample=1.0, min_child_weight=1.0))
+    valid_model = surrogate.fit_model(config.family, surrogate.TARGET, cells, real.rows, real.valid_acc, config, 4)
+    member = surrogate.member_fits(cells, real, small_test, config, 4, valid_model)[0]
+    assert member.multiplicity is not None and member.multiplicity.max() > 1
+    copies = member.test.subset(np.repeat(np.arange(len(member.test.rows)), member.multiplicity.astype(int)))
+    fit = surrogate.TEST_FAMILIES[family]
+    rows = np.arange(0, len(cells), 1009)
+    resampled = fit(member).predict(cells, rows)
+    np.testing.assert_array_equal(
+        resampled, fit(surrogate.TestFit(cells, real, copies, config, member.seed, valid_model)).predict(cells, rows))
+    unweighted = surrogate.TestFit(cells, real, member.test, config, member.seed, valid_model)
+    assert not np.array_equal(resampled, fit(unweighted).predict(cells, rows))
